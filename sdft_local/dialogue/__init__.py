@@ -1,0 +1,1 @@
+"""SDFT dialogues: the three-turn conversation built around each training photo (pure code)."""
