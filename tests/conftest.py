@@ -1,0 +1,26 @@
+"""Fixtures shared by every test area.
+
+`tiny_model_dir` builds the tiny random Qwen2-VL once per session (a second or so); the autouse
+`sdft_home` fixture points `SDFT_HOME` at a fresh folder for every test, so no test touches the
+user's real data or sees another test's state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from sdft_local.models.tiny import build_tiny_qwen2vl
+
+    return build_tiny_qwen2vl(tmp_path_factory.mktemp("models") / "tiny-random")
+
+
+@pytest.fixture(autouse=True)
+def sdft_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "sdft_home"
+    monkeypatch.setenv("SDFT_HOME", str(home))
+    return home

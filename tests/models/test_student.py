@@ -1,0 +1,197 @@
+"""The student runtime on the tiny model: torch and MLX agree, the KV-reuse path equals cold
+generation, batched option scoring equals unbatched and teacher-forced scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sdft_local.errors import ConfigError
+from sdft_local.models.student import TorchStudent, make_student, mrope_positions
+from tests.models.conftest import make_photo
+
+CAPTION = [{"role": "user", "content": "Describe this photo."}]
+QUESTION = [{"role": "user", "content": "Is there a dog in this photo?"}]
+OPTIONS = ["A dog.", "A red cat on a sofa.", "Yes", "two"]
+
+
+@pytest.fixture(scope="module")
+def torch_student(tiny_model_dir):
+    return TorchStudent(tiny_model_dir, device="cpu", label="tiny")
+
+
+@pytest.fixture(scope="module")
+def mlx_student(tiny_model_dir):
+    pytest.importorskip("mlx_vlm")
+    from sdft_local.models.student import MlxStudent
+
+    return MlxStudent(tiny_model_dir, label="tiny")
+
+
+@pytest.fixture(params=["torch", pytest.param("mlx", marks=pytest.mark.mlx)])
+def student(request):
+    return request.getfixturevalue(f"{request.param}_student")
+
+
+def _count_forwards(student, monkeypatch):
+    """Record (tokens fed, whether pixels were passed) for every forward of `student`."""
+    calls = []
+    forward = student._forward
+
+    def counting(ids, positions, cache, vision, all_rows):
+        calls.append((ids.shape[1], vision is not None))
+        return forward(ids, positions, cache, vision, all_rows)
+
+    monkeypatch.setattr(student, "_forward", counting)
+    return calls
+
+
+def test_rope_positions_match_transformers(torch_student, processor):
+    import torch
+
+    from sdft_local.models.chat import build_inputs
+
+    x = build_inputs(processor, QUESTION, make_photo(3, width=140, height=56))
+    ref, _ = torch_student.model.model.get_rope_index(
+        torch.from_numpy(x["input_ids"]), torch.from_numpy(x["mm_token_type_ids"]),
+        image_grid_thw=torch.from_numpy(x["image_grid_thw"]))
+    got = mrope_positions(x["input_ids"][0], processor.image_token_id, x["image_grid_thw"][0], 2)
+    assert np.array_equal(got, ref[:, 0].numpy())
+    assert got[1].max() != got[2].max()  # a 2x5 merged grid: rows and columns really differ
+
+
+def test_greedy_matches_transformers_generate(torch_student, processor):
+    import torch
+
+    from sdft_local.models.chat import build_inputs, to_torch
+
+    photo = make_photo(0)
+    x = to_torch(build_inputs(processor, CAPTION, photo))
+    with torch.inference_mode():
+        out = torch_student.model.generate(**x, max_new_tokens=10, do_sample=False)
+    expected = processor.decode(out[0, x["input_ids"].shape[1]:], skip_special_tokens=True)
+    got = torch_student.generate(photo, CAPTION, max_new_tokens=10)
+    assert got == expected.strip() and len(got) > 5
+
+
+def test_answers_depend_on_the_photo(torch_student):
+    a = torch_student.generate(make_photo(0), CAPTION, max_new_tokens=8)
+    b = torch_student.generate(make_photo(1), CAPTION, max_new_tokens=8)
+    assert a != b
+
+
+@pytest.mark.mlx
+def test_mlx_greedy_equals_torch(torch_student, mlx_student):
+    for seed, messages in [(0, CAPTION), (1, QUESTION)]:
+        photo = make_photo(seed)
+        assert (mlx_student.generate(photo, messages, max_new_tokens=8)
+                == torch_student.generate(photo, messages, max_new_tokens=8))
+
+
+def test_session_reuses_prefix_and_equals_cold(student, monkeypatch):
+    photo = make_photo(4)
+    calls = _count_forwards(student, monkeypatch)
+    session = student.session(photo)
+    first = session.ask("Describe this photo.", max_new_tokens=6)
+    fed_before = sum(n for n, _ in calls)
+    second = session.ask("Is there a teapot here?", max_new_tokens=6)
+    second_prefill = calls[len(calls) - len([c for c in calls if c[0] == 1]) :]
+    assert sum(with_pixels for _, with_pixels in calls) == 1  # the image is encoded once
+    suffix = [n for n, _ in calls if n > 1][-1]
+    monkeypatch.undo()
+    history = session.messages[:-1]
+    assert history[1] == {"role": "assistant", "content": first}
+    assert second == student.generate(photo, history, max_new_tokens=6)
+    full = len(student._encode(history, student._vision(photo), add_generation_prompt=True))
+    assert suffix < full - fed_before + 20 and suffix < full / 2
+    assert second_prefill  # the second turn ran
+
+
+def test_session_with_substituted_answer_equals_cold(student):
+    photo = make_photo(5)
+    session = student.session(photo, system="You describe photos.")
+    session.ask("Describe this photo.", max_new_tokens=4)
+    session._messages[-1]["content"] = "No, there is no teapot."  # rewritten after the fact
+    session.add("user", "What color is the car?")
+    session._messages.pop()
+    answer = session.ask("What color is the car?", max_new_tokens=6)
+    assert answer == student.generate(photo, session.messages[:-1], max_new_tokens=6)
+    assert session.messages[0] == {"role": "system", "content": "You describe photos."}
+
+
+def test_yes_no_is_a_probability_that_reads_the_photo(student):
+    a = student.yes_no(make_photo(0), QUESTION)
+    b = student.yes_no(make_photo(1), QUESTION)
+    assert 0.0 < a < 1.0 and abs(a - b) > 1e-3
+
+
+@pytest.mark.mlx
+def test_yes_no_equal_across_backends(torch_student, mlx_student):
+    for seed in (0, 1, 2):
+        photo = make_photo(seed)
+        assert abs(torch_student.yes_no(photo, QUESTION) - mlx_student.yes_no(photo, QUESTION)) <= 1e-4
+
+
+def test_yes_no_counts_every_single_token_variant(torch_student):
+    tok = torch_student.tokenizer
+    words = {tok.decode([i]).strip().lower() for i in torch_student._yes_ids}
+    assert words == {"yes"} and len(torch_student._yes_ids) >= 2
+    assert {tok.decode([i]).strip().lower() for i in torch_student._no_ids} == {"no"}
+
+
+def test_option_logprobs_batched_equals_unbatched_and_teacher_forced(student):
+    photo = make_photo(6)
+    batched = student.option_logprobs(photo, CAPTION, OPTIONS)
+    single = student.option_logprobs(photo, CAPTION, OPTIONS, batch_size=1)
+    forced = [student.token_logprobs(photo, CAPTION, o).total for o in OPTIONS]
+    assert np.allclose(batched, single, atol=1e-4) and np.allclose(batched, forced, atol=1e-4)
+    assert len(set(np.round(batched, 3))) == len(OPTIONS)
+
+
+def test_token_logprobs_rows_are_distributions(student):
+    out = student.token_logprobs(make_photo(7), CAPTION, "A brown dog.")
+    n = len(out.token_ids)
+    assert out.logprobs.shape == (n, out.logprobs.shape[1]) and out.logprobs.shape[1] >= 677
+    assert np.allclose(np.exp(out.logprobs).sum(axis=1), 1.0, atol=1e-4)
+    assert out.token_ids[-1] == student.end_id
+
+
+@pytest.mark.mlx
+def test_token_logprobs_equal_across_backends(torch_student, mlx_student):
+    photo = make_photo(8)
+    a = torch_student.token_logprobs(photo, CAPTION, "A small plant in a blue pot.")
+    b = mlx_student.token_logprobs(photo, CAPTION, "A small plant in a blue pot.")
+    assert np.array_equal(a.token_ids, b.token_ids)
+    assert np.abs(a.logprobs - b.logprobs).max() <= 1e-4
+
+
+def test_text_only_generation_works(student):
+    assert student.generate(None, [{"role": "user", "content": "Hello"}], max_new_tokens=3) is not None
+
+
+def test_make_student_names_provenance(sdft_home):
+    student = make_student("tiny-random", backend="torch", device="cpu")
+    assert student.name == "torch:tiny-random" and student.backend == "torch"
+    with pytest.raises(ConfigError, match="auto, torch, mlx"):
+        make_student("tiny-random", backend="onnx")
+
+
+def test_peft_adapter_changes_the_answers(tmp_path, tiny_model_dir, torch_student):
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from sdft_local.models.loaders import load_torch_student
+
+    model, _ = load_torch_student(tiny_model_dir, device="cpu")
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    torch.manual_seed(0)
+    for name, param in peft_model.named_parameters():
+        if "lora_B" in name:
+            param.data.normal_(0, 0.5)  # a zero lora_B would leave the model unchanged
+    peft_model.save_pretrained(tmp_path / "adapter")
+    tuned = make_student(tiny_model_dir, backend="torch", adapter=tmp_path / "adapter", device="cpu")
+    assert tuned.name == f"torch:{tiny_model_dir.name}+adapter"
+    photo = make_photo(9)
+    base = torch_student.token_logprobs(photo, CAPTION, "A dog.").logprobs
+    with_adapter = tuned.token_logprobs(photo, CAPTION, "A dog.").logprobs
+    assert np.abs(base - with_adapter).max() > 1e-2
