@@ -23,9 +23,11 @@ def read_model_config(path: str | Path) -> dict:
     try:
         config = json.loads(config_path.read_text("utf-8"))
     except FileNotFoundError:
-        raise ModelError(f"{path}: no config.json; pass a model folder (e.g. a Qwen2-VL download)") from None
+        raise ModelError(
+            f"{path}: no config.json; pass a model folder (e.g. a Qwen2-VL download)") from None
     except json.JSONDecodeError as err:
-        raise ModelError(f"{config_path}: not valid JSON ({err}); download the model again") from None
+        raise ModelError(
+            f"{config_path}: not valid JSON ({err}); download the model again") from None
     model_type = config.get("model_type")
     if model_type not in SUPPORTED_MODEL_TYPES:
         raise ModelError(

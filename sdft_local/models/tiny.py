@@ -65,14 +65,17 @@ class TinySpec:
 
 
 def _spec_problem(s: TinySpec) -> str | None:
-    if s.hidden_size % s.num_attention_heads:
-        return f"hidden_size {s.hidden_size} is not divisible by num_attention_heads {s.num_attention_heads}"
-    if s.num_attention_heads % s.num_key_value_heads:
-        return f"num_attention_heads {s.num_attention_heads} is not a multiple of num_key_value_heads {s.num_key_value_heads}"
+    heads, kv_heads = s.num_attention_heads, s.num_key_value_heads
+    if s.hidden_size % heads:
+        return f"hidden_size {s.hidden_size} is not divisible by num_attention_heads {heads}"
+    if heads % kv_heads:
+        return f"num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
     if len(s.mrope_section) != 3 or 2 * sum(s.mrope_section) != s.head_dim:
-        return f"mrope_section {list(s.mrope_section)} must be 3 numbers summing to head_dim/2 = {s.head_dim // 2}"
-    if s.vision_embed_dim % s.vision_num_heads or (s.vision_embed_dim // s.vision_num_heads) % 4:
-        return f"vision head_dim {s.vision_embed_dim}/{s.vision_num_heads} must be a whole multiple of 4"
+        return (f"mrope_section {list(s.mrope_section)} must be 3 numbers summing to "
+                f"head_dim/2 = {s.head_dim // 2}")
+    embed, vheads = s.vision_embed_dim, s.vision_num_heads
+    if embed % vheads or (embed // vheads) % 4:
+        return f"vision head_dim {embed}/{vheads} must be a whole multiple of 4"
     if s.vision_depth < 1 or s.num_hidden_layers < 1:
         return "vision_depth and num_hidden_layers must be at least 1"
     if s.vocab_budget < 257:

@@ -132,7 +132,7 @@ def test_registry_import_is_light():
     import sys
 
     code = ("import sys, sdft_local.models.registry, sdft_local.models.chat, "
-            "sdft_local.models.loaders, sdft_local.models.tiny; "
+            "sdft_local.models.loaders, sdft_local.models.tiny, sdft_local.models.student; "
             "print(sorted(m for m in ('torch','transformers','mlx','mlx_vlm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -57,7 +57,7 @@ def test_rope_positions_match_transformers(torch_student, processor):
         image_grid_thw=torch.from_numpy(x["image_grid_thw"]))
     got = mrope_positions(x["input_ids"][0], processor.image_token_id, x["image_grid_thw"][0], 2)
     assert np.array_equal(got, ref[:, 0].numpy())
-    assert got[1].max() != got[2].max()  # a 2x5 merged grid: rows and columns really differ
+    assert not np.array_equal(got[1], got[2])  # a 2x5 merged grid: rows and columns differ
 
 
 def test_greedy_matches_transformers_generate(torch_student, processor):
@@ -93,30 +93,29 @@ def test_session_reuses_prefix_and_equals_cold(student, monkeypatch):
     calls = _count_forwards(student, monkeypatch)
     session = student.session(photo)
     first = session.ask("Describe this photo.", max_new_tokens=6)
-    fed_before = sum(n for n, _ in calls)
+    turn2 = len(calls)
     second = session.ask("Is there a teapot here?", max_new_tokens=6)
-    second_prefill = calls[len(calls) - len([c for c in calls if c[0] == 1]) :]
-    assert sum(with_pixels for _, with_pixels in calls) == 1  # the image is encoded once
-    suffix = [n for n, _ in calls if n > 1][-1]
     monkeypatch.undo()
     history = session.messages[:-1]
     assert history[1] == {"role": "assistant", "content": first}
     assert second == student.generate(photo, history, max_new_tokens=6)
+    assert [with_pixels for _, with_pixels in calls].count(True) == 1  # image encoded once
     full = len(student._encode(history, student._vision(photo), add_generation_prompt=True))
-    assert suffix < full - fed_before + 20 and suffix < full / 2
-    assert second_prefill  # the second turn ran
+    assert calls[turn2][0] < full // 2  # turn 2 ran only the new suffix
 
 
-def test_session_with_substituted_answer_equals_cold(student):
+def test_session_with_replaced_answer_equals_cold(student):
     photo = make_photo(5)
     session = student.session(photo, system="You describe photos.")
-    session.ask("Describe this photo.", max_new_tokens=4)
-    session._messages[-1]["content"] = "No, there is no teapot."  # rewritten after the fact
-    session.add("user", "What color is the car?")
-    session._messages.pop()
+    session.ask("Is there a teapot here?", max_new_tokens=4)
+    session.replace_last_answer("No, there is no teapot.")
     answer = session.ask("What color is the car?", max_new_tokens=6)
-    assert answer == student.generate(photo, session.messages[:-1], max_new_tokens=6)
-    assert session.messages[0] == {"role": "system", "content": "You describe photos."}
+    history = session.messages[:-1]
+    assert history[0] == {"role": "system", "content": "You describe photos."}
+    assert history[2] == {"role": "assistant", "content": "No, there is no teapot."}
+    assert answer == student.generate(photo, history, max_new_tokens=6)
+    with pytest.raises(ValueError):
+        student.session(photo).replace_last_answer("x")
 
 
 def test_yes_no_is_a_probability_that_reads_the_photo(student):
@@ -176,22 +175,63 @@ def test_make_student_names_provenance(sdft_home):
         make_student("tiny-random", backend="onnx")
 
 
-def test_peft_adapter_changes_the_answers(tmp_path, tiny_model_dir, torch_student):
+@pytest.fixture(scope="module")
+def peft_adapter(tmp_path_factory, tiny_model_dir):
+    """A rank-4 PEFT LoRA on q/v with random lora_B (a zero lora_B would change nothing)."""
     import torch
     from peft import LoraConfig, get_peft_model
 
     from sdft_local.models.loaders import load_torch_student
 
     model, _ = load_torch_student(tiny_model_dir, device="cpu")
-    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8,
+                                                  target_modules=["q_proj", "v_proj"]))
     torch.manual_seed(0)
     for name, param in peft_model.named_parameters():
         if "lora_B" in name:
-            param.data.normal_(0, 0.5)  # a zero lora_B would leave the model unchanged
-    peft_model.save_pretrained(tmp_path / "adapter")
-    tuned = make_student(tiny_model_dir, backend="torch", adapter=tmp_path / "adapter", device="cpu")
+            param.data.normal_(0, 0.5)
+    folder = tmp_path_factory.mktemp("peft") / "adapter"
+    peft_model.save_pretrained(folder)
+    return folder
+
+
+def _mlx_adapter_from_peft(peft_dir, out_dir, rank=4, alpha=8):
+    """The MLX layout of the same LoRA (NOTES.md): transposed A and B, scale = alpha / rank."""
+    import json
+    import re
+
+    from safetensors.numpy import load_file, save_file
+
+    weights, keys = {}, set()
+    for key, value in load_file(str(peft_dir / "adapter_model.safetensors")).items():
+        layer, proj, ab = re.search(r"layers\.(\d+)\.self_attn\.(\w+)\.lora_([AB])", key).groups()
+        module = f"language_model.model.layers.{layer}.self_attn.{proj}"
+        weights[f"{module}.lora_{ab.lower()}"] = value.T.copy()
+        keys.add(module)
+    out_dir.mkdir()
+    save_file(weights, str(out_dir / "adapters.safetensors"))
+    config = {"fine_tune_type": "lora", "lora_parameters": {
+        "rank": rank, "dropout": 0.0, "scale": alpha / rank, "keys": sorted(keys)}}
+    (out_dir / "adapter_config.json").write_text(json.dumps(config))
+    return out_dir
+
+
+def test_peft_adapter_changes_the_answers(tiny_model_dir, torch_student, peft_adapter):
+    tuned = make_student(tiny_model_dir, backend="torch", adapter=peft_adapter, device="cpu")
     assert tuned.name == f"torch:{tiny_model_dir.name}+adapter"
     photo = make_photo(9)
     base = torch_student.token_logprobs(photo, CAPTION, "A dog.").logprobs
     with_adapter = tuned.token_logprobs(photo, CAPTION, "A dog.").logprobs
     assert np.abs(base - with_adapter).max() > 1e-2
+
+
+@pytest.mark.mlx
+def test_mlx_adapter_matches_peft_adapter(tmp_path, tiny_model_dir, peft_adapter, mlx_student):
+    mlx_dir = _mlx_adapter_from_peft(peft_adapter, tmp_path / "mlx_adapter")
+    torch_tuned = make_student(tiny_model_dir, backend="torch", adapter=peft_adapter, device="cpu")
+    mlx_tuned = make_student(tiny_model_dir, backend="mlx", adapter=mlx_dir)
+    photo = make_photo(10)
+    a = torch_tuned.token_logprobs(photo, CAPTION, "A dog on a sofa.").logprobs
+    b = mlx_tuned.token_logprobs(photo, CAPTION, "A dog on a sofa.").logprobs
+    base = mlx_student.token_logprobs(photo, CAPTION, "A dog on a sofa.").logprobs
+    assert np.abs(a - b).max() <= 1e-4 and np.abs(b - base).max() > 1e-2
