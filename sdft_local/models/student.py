@@ -4,7 +4,9 @@ Owns the `Student` protocol (greedy `generate`, `session` for a dialogue about o
 encodes the image once and reuses the KV cache of the shared prefix, `yes_no`,
 `option_logprobs`, `token_logprobs`), its torch and MLX implementations and `make_student`.
 All token bookkeeping (prompt ids, 3-D rope positions, prefix reuse, batching of options) is
-shared numpy code; a backend only runs a forward pass on a cache. It does not train or export.
+shared numpy code; a backend only runs a forward pass on a cache. The bookkeeping and the forward
+are public (`vision_inputs`, `encode`, `answer_tokens`, `positions`, `forward`) so that callers can
+batch across prompts. It does not train or export.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def log_softmax(x: np.ndarray) -> np.ndarray:
 class _Vision:
     """One photo, processed once: pixel inputs and how many image tokens it becomes."""
 
-    inputs: dict[str, np.ndarray]
+    inputs: dict[str, np.ndarray]  # pixel_values (patches, dim), image_grid_thw (1, 3)
     n_tokens: int
 
 
@@ -118,7 +120,11 @@ class _Stream:
 
 
 class _Runtime(ABC):
-    """Backend-independent student logic over four primitives: new, crop, repeat, forward."""
+    """Backend-independent student logic over four primitives: new, crop, repeat, forward.
+
+    Public attributes for callers that batch on their own: `yes_ids` / `no_ids` (every
+    single-token variant of yes / no), `pad_id`, `end_id` (end of turn), `image_token_id`.
+    """
 
     backend = ""
 
@@ -130,32 +136,27 @@ class _Runtime(ABC):
         self.end_id = self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
         self.eos_ids = {self.end_id, self.tokenizer.convert_tokens_to_ids("<|endoftext|>")}
         self.pad_id = self.tokenizer.pad_token_id or 0
-        self._yes_ids, self._no_ids = self._answer_ids("yes"), self._answer_ids("no")
+        self.yes_ids, self.no_ids = self._answer_ids("yes"), self._answer_ids("no")
 
     # -- public API -------------------------------------------------------------------------
 
     def generate(self, image, messages: list[dict], *, max_new_tokens: int = 64) -> str:
-        stream = _Stream(self._vision(image))
-        ids = self._encode(messages, stream.vision, add_generation_prompt=True)
+        stream = _Stream(self.vision_inputs(image))
+        ids = self.encode(messages, stream.vision, add_generation_prompt=True)
         return self._decode(self._greedy(stream, ids, max_new_tokens))
 
     def session(self, image=None, *, system: str | None = None) -> "ChatSession":
         return ChatSession(self, image, system=system)
 
     def yes_no(self, image, messages: list[dict]) -> float:
-        if not self._yes_ids or not self._no_ids:
-            raise BackendError(f"{self.name}: the tokenizer has no single-token yes/no answers")
-        logp = log_softmax(self._prompt_logits(image, messages)[1]).astype(np.float64)
-        p_yes = np.exp(logp[self._yes_ids]).sum()
-        p_no = np.exp(logp[self._no_ids]).sum()
-        return float(p_yes / (p_yes + p_no))
+        return self._yes_share(self._prompt_logits(image, messages)[1])
 
     def option_logprobs(self, image, messages: list[dict], options: list[str], *,
                         batch_size: int = 16) -> list[float]:
         """Sum of log-probs of each option as the whole answer (its tokens + end of turn)."""
         stream, last = self._prompt_logits(image, messages)
         first = log_softmax(last)
-        token_lists = [self._answer_tokens(o) for o in options]
+        token_lists = [self.answer_tokens(o) for o in options]
         scores: list[float] = []
         for i in range(0, len(token_lists), max(1, batch_size)):
             scores += self._score_batch(stream, first, token_lists[i:i + batch_size])
@@ -163,16 +164,21 @@ class _Runtime(ABC):
 
     def token_logprobs(self, image, messages: list[dict], answer: str) -> AnswerLogprobs:
         stream, last = self._prompt_logits(image, messages)
-        tokens = np.array(self._answer_tokens(answer))
+        tokens = np.array(self.answer_tokens(answer))
         rows = [last[None]]
         if len(tokens) > 1:
             pos = self._text_positions(stream.next_pos, 1, len(tokens) - 1)
-            rows.append(self._forward(tokens[None, :-1], pos, stream.cache, None, True)[0])
+            rows.append(self.forward(tokens[None, :-1], pos, stream.cache, None, True)[0])
         return AnswerLogprobs(tokens, log_softmax(np.concatenate(rows)))
 
-    # -- shared machinery -------------------------------------------------------------------
+    # -- token bookkeeping and forward, public for batching across prompts (check/batch.py) --
 
-    def _vision(self, image) -> _Vision | None:
+    def vision_inputs(self, image) -> _Vision | None:
+        """Process `image` (PIL image or path) once: pixel inputs + its image-token count.
+
+        None for a text-only prompt. For a batch, concatenate the rows' `inputs["pixel_values"]`
+        along axis 0 and stack their `inputs["image_grid_thw"]` (n_images, 3), in row order.
+        """
         if image is None:
             return None
         out = self.processor.image_processor(images=[load_image(image)], return_tensors="np")
@@ -180,7 +186,13 @@ class _Runtime(ABC):
         merge = self.processor.image_processor.merge_size
         return _Vision(inputs, int(np.prod(inputs["image_grid_thw"][0])) // merge**2)
 
-    def _encode(self, messages, vision: _Vision | None, *, add_generation_prompt) -> np.ndarray:
+    def encode(self, messages: list[dict], vision: _Vision | None, *,
+               add_generation_prompt: bool | None) -> np.ndarray:
+        """Token ids (L,) int64 of `messages` rendered with the chat template.
+
+        With `vision`, the image slot of the first user turn holds `vision.n_tokens` image
+        pads. `add_generation_prompt` as in `render_prompt` (None: iff the last turn is a user's).
+        """
         prompt = render_prompt(self.processor, messages, with_image=vision is not None,
                                add_generation_prompt=add_generation_prompt)
         if vision is not None:
@@ -188,8 +200,24 @@ class _Runtime(ABC):
             prompt = prompt.replace(IMAGE_PAD, IMAGE_PAD * vision.n_tokens)
         return np.array(self.tokenizer(prompt, add_special_tokens=False)["input_ids"], np.int64)
 
-    def _answer_tokens(self, answer: str) -> list[int]:
-        return self.tokenizer(answer, add_special_tokens=False)["input_ids"] + [self.end_id]
+    def answer_tokens(self, text: str) -> list[int]:
+        """The token ids of `text` as a whole assistant answer: its tokens + end of turn."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.end_id]
+
+    def positions(self, ids: np.ndarray, vision: _Vision | None) -> np.ndarray:
+        """Qwen2-VL's 3-D rope positions (3, L) int64 for one sequence `ids` from `encode`."""
+        grid = None if vision is None else vision.inputs["image_grid_thw"][0]
+        return mrope_positions(ids, self.image_token_id, grid,
+                               self.processor.image_processor.merge_size)
+
+    # -- shared machinery -------------------------------------------------------------------
+
+    def _yes_share(self, logits: np.ndarray) -> float:
+        """P(yes) / (P(yes) + P(no)) from one next-token logits row."""
+        if not self.yes_ids or not self.no_ids:
+            raise BackendError(f"{self.name}: the tokenizer has no single-token yes/no answers")
+        p = np.exp(log_softmax(logits).astype(np.float64))
+        return float(p[self.yes_ids].sum() / (p[self.yes_ids].sum() + p[self.no_ids].sum()))
 
     def _answer_ids(self, word: str) -> list[int]:
         variants = {p + w for p in ("", " ") for w in (word, word.capitalize(), word.upper())}
@@ -197,8 +225,8 @@ class _Runtime(ABC):
         return sorted(i[0] for i in ids if len(i) == 1)
 
     def _prompt_logits(self, image, messages) -> tuple[_Stream, np.ndarray]:
-        stream = _Stream(self._vision(image))
-        ids = self._encode(messages, stream.vision, add_generation_prompt=True)
+        stream = _Stream(self.vision_inputs(image))
+        ids = self.encode(messages, stream.vision, add_generation_prompt=True)
         return stream, self._advance(stream, ids)
 
     def _advance(self, stream: _Stream, ids: np.ndarray) -> np.ndarray:
@@ -208,7 +236,7 @@ class _Runtime(ABC):
         run; a prefix that would cut the image in two is dropped so the image is re-encoded.
         """
         keep = min(_common_prefix(stream.fed, ids), len(ids) - 1)
-        positions = self._positions(ids, stream.vision)
+        positions = self.positions(ids, stream.vision)
         image_end = _image_end(ids, self.image_token_id)
         if keep < image_end or stream.cache is None:
             keep = 0
@@ -217,14 +245,14 @@ class _Runtime(ABC):
         elif keep < len(stream.fed):
             self._crop(stream.cache, keep, len(stream.fed))
         vision = stream.vision.inputs if keep == 0 and stream.vision is not None else None
-        logits = self._forward(ids[None, keep:], positions[:, None, keep:], stream.cache, vision,
+        logits = self.forward(ids[None, keep:], positions[:, None, keep:], stream.cache, vision,
                                False)
         stream.fed, stream.next_pos = [int(t) for t in ids], int(positions[:, -1].max()) + 1
         return logits[0, -1]
 
     def _step(self, stream: _Stream, token: int) -> np.ndarray:
         pos = self._text_positions(stream.next_pos, 1, 1)
-        logits = self._forward(np.array([[token]]), pos, stream.cache, None, False)
+        logits = self.forward(np.array([[token]]), pos, stream.cache, None, False)
         stream.fed.append(token)
         stream.next_pos += 1
         return logits[0, -1]
@@ -250,16 +278,11 @@ class _Runtime(ABC):
         # Right padding needs no mask: causal attention keeps pads out of earlier positions.
         cache = self._repeat(stream.cache, len(token_lists))
         pos = self._text_positions(stream.next_pos, len(token_lists), width)
-        logp = log_softmax(self._forward(batch, pos, cache, None, True))
+        logp = log_softmax(self.forward(batch, pos, cache, None, True))
         for row, tokens in enumerate(token_lists):
             n = len(tokens) - 1
             scores[row] += float(logp[row, np.arange(n), tokens[1:]].sum())
         return scores
-
-    def _positions(self, ids: np.ndarray, vision: _Vision | None) -> np.ndarray:
-        grid = None if vision is None else vision.inputs["image_grid_thw"][0]
-        return mrope_positions(ids, self.image_token_id, grid,
-                               self.processor.image_processor.merge_size)
 
     @staticmethod
     def _text_positions(start: int, batch: int, length: int) -> np.ndarray:
@@ -283,8 +306,16 @@ class _Runtime(ABC):
         """A new cache holding `cache`'s single row `times` times (the original is untouched)."""
 
     @abstractmethod
-    def _forward(self, ids, positions, cache, vision, all_rows: bool) -> np.ndarray:
-        """Run `ids` (B, L) at `positions` (3, B, L) on `cache`; float32 logits (B, L|1, V)."""
+    def forward(self, ids: np.ndarray, positions: np.ndarray, cache, vision: dict | None,
+                all_rows: bool) -> np.ndarray:
+        """Run `ids` (B, L) at `positions` (3, B, L); float32 logits (B, L, V), or (B, 1, V)
+        for the last position only when `all_rows` is False.
+
+        `cache`: a backend KV cache extended in place, or None to run without one (a fresh
+        batch of whole sequences; right padding needs no mask since attention is causal).
+        `vision`: None, or the pixel inputs of every image in `ids` in row order
+        (`pixel_values` concatenated along axis 0, `image_grid_thw` stacked (n_images, 3)).
+        """
 
 
 class ChatSession:
@@ -292,7 +323,7 @@ class ChatSession:
 
     def __init__(self, runtime: _Runtime, image=None, *, system: str | None = None):
         self._runtime = runtime
-        self._stream = _Stream(runtime._vision(image))
+        self._stream = _Stream(runtime.vision_inputs(image))
         self._messages: list[dict] = [{"role": "system", "content": system}] if system else []
 
     @property
@@ -302,7 +333,7 @@ class ChatSession:
     def ask(self, question: str, *, max_new_tokens: int = 64) -> str:
         """Add a user turn, answer it greedily, record the answer, and return it."""
         self._messages.append({"role": "user", "content": question})
-        ids = self._runtime._encode(self._messages, self._stream.vision, add_generation_prompt=True)
+        ids = self._runtime.encode(self._messages, self._stream.vision, add_generation_prompt=True)
         answer = self._runtime._decode(self._runtime._greedy(self._stream, ids, max_new_tokens))
         self._messages.append({"role": "assistant", "content": answer})
         return answer
@@ -316,6 +347,24 @@ class ChatSession:
         if not self._messages or self._messages[-1]["role"] != "assistant":
             raise ValueError("the session has no assistant answer to replace")
         self._messages[-1] = {"role": "assistant", "content": content}
+
+    def truncate(self, n_messages: int) -> None:
+        """Keep only the first `n_messages` messages (a system turn counts as one).
+
+        The next turn reuses the cached prefix up to where the conversations differ; the
+        image sits before the first user text, so it stays cached even after `truncate(0)`.
+        """
+        if not 0 <= n_messages <= len(self._messages):
+            raise ValueError(f"truncate({n_messages}): the session holds "
+                             f"{len(self._messages)} messages; pass 0..{len(self._messages)}")
+        del self._messages[n_messages:]
+
+    def yes_no(self, question: str) -> float:
+        """P(yes) / (P(yes) + P(no)) of the first answer token to `question` as the next user
+        turn, run on the cached prefix; the turn is not recorded."""
+        messages = self._messages + [{"role": "user", "content": question}]
+        ids = self._runtime.encode(messages, self._stream.vision, add_generation_prompt=True)
+        return self._runtime._yes_share(self._runtime._advance(self._stream, ids))
 
 
 def _common_prefix(a: list[int], b: np.ndarray) -> int:
@@ -362,7 +411,7 @@ class TorchStudent(_Runtime):
             for layer in cache.layers
         ])
 
-    def _forward(self, ids, positions, cache, vision, all_rows: bool) -> np.ndarray:
+    def forward(self, ids, positions, cache, vision, all_rows: bool) -> np.ndarray:
         import torch
 
         kwargs = {
@@ -419,7 +468,7 @@ class MlxStudent(_Runtime):
             out.append(copy)
         return out
 
-    def _forward(self, ids, positions, cache, vision, all_rows: bool) -> np.ndarray:
+    def forward(self, ids, positions, cache, vision, all_rows: bool) -> np.ndarray:
         import mlx.core as mx
 
         ids_mx = mx.array(ids)

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 from ..errors import ConfigError
 from .tokenizer import SPECIAL_TOKENS, build_tokenizer, write_tokenizer_files
@@ -86,8 +87,12 @@ def _spec_problem(s: TinySpec) -> str | None:
     return None
 
 
-def build_tiny_qwen2vl(out_dir: str | Path, *, spec: TinySpec = TinySpec()) -> Path:
+def build_tiny_qwen2vl(out_dir: str | Path, *, spec: TinySpec = TinySpec(),
+                       corpus: Sequence[str] | None = None) -> Path:
     """Write the tiny model folder to `out_dir` (replaced if present) and return its path.
+
+    `corpus`: lines the BPE tokenizer is trained on (None: the built-in corpus), e.g. the
+    demo world's vocabulary so its words become single tokens.
 
     Files are written to a temporary sibling folder and renamed into place when complete, so a
     crash never leaves a half-built model where a loader would find it.
@@ -96,7 +101,7 @@ def build_tiny_qwen2vl(out_dir: str | Path, *, spec: TinySpec = TinySpec()) -> P
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        _write_model(tmp, spec)
+        _write_model(tmp, spec, corpus)
         _make_readable(tmp)
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -113,8 +118,8 @@ def _make_readable(folder: Path) -> None:
         f.chmod(0o644)
 
 
-def _write_model(folder: Path, spec: TinySpec) -> None:
-    tok = build_tokenizer(spec.vocab_budget)
+def _write_model(folder: Path, spec: TinySpec, corpus: Sequence[str] | None) -> None:
+    tok = build_tokenizer(spec.vocab_budget, corpus)
     ids = {t: tok.token_to_id(t) for t in SPECIAL_TOKENS}
     vocab_size = _round_up(tok.get_vocab_size(with_added_tokens=True), spec.vocab_multiple)
     write_tokenizer_files(tok, folder, model_max_length=spec.max_position_embeddings)

@@ -1,9 +1,9 @@
 """The tiny model's own tokenizer: a byte-level BPE in Qwen2-VL's format, built offline.
 
-Owns the built-in training corpus, the Qwen2 pre-tokenizer, the Qwen2-VL special tokens (in Qwen's
-order, right after the BPE vocabulary) and the Qwen2-VL chat template, and writes the files that
-`transformers.AutoTokenizer` and mlx-vlm read. It needs only `tokenizers`; it does not load
-tokenizers of real models (see `processor.py`).
+Owns the built-in training corpus (a caller may pass its own), the Qwen2 pre-tokenizer, the
+Qwen2-VL special tokens (in Qwen's order, right after the BPE vocabulary) and the Qwen2-VL chat
+template, and writes the files that `transformers.AutoTokenizer` and mlx-vlm read. It needs only
+`tokenizers`; it does not load tokenizers of real models (see `processor.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Iterable
 
 # Qwen2's pre-tokenizer: contractions, letter runs, single digits, punctuation runs, whitespace.
 QWEN2_PRETOKENIZE_REGEX = (
@@ -66,16 +67,19 @@ def corpus_lines() -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def build_tokenizer(vocab_budget: int):
-    """A `tokenizers.Tokenizer`: byte-level BPE of at most `vocab_budget` entries + specials."""
+def build_tokenizer(vocab_budget: int, corpus: Iterable[str] | None = None):
+    """A `tokenizers.Tokenizer`: byte-level BPE of at most `vocab_budget` entries + specials.
+
+    The BPE is trained on `corpus` (lines of text), or on the built-in corpus when None.
+    """
     from tokenizers import AddedToken
 
-    tok = _train_bpe(vocab_budget)
+    tok = _train_bpe(vocab_budget, corpus_lines() if corpus is None else corpus)
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
     return tok
 
 
-def _train_bpe(vocab_budget: int):
+def _train_bpe(vocab_budget: int, corpus: Iterable[str]):
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
     from tokenizers import processors, trainers
 
@@ -94,7 +98,7 @@ def _train_bpe(vocab_budget: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         special_tokens=[],
     )
-    tok.train_from_iterator(corpus_lines(), trainer=trainer)
+    tok.train_from_iterator(corpus, trainer=trainer)
     return tok
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sdft_local.errors import ConfigError
-from sdft_local.models.student import TorchStudent, make_student, mrope_positions
+from sdft_local.models.student import TorchStudent, log_softmax, make_student, mrope_positions
 from tests.models.conftest import make_photo
 
 CAPTION = [{"role": "user", "content": "Describe this photo."}]
@@ -36,13 +36,13 @@ def student(request):
 def _count_forwards(student, monkeypatch):
     """Record (tokens fed, whether pixels were passed) for every forward of `student`."""
     calls = []
-    forward = student._forward
+    forward = student.forward
 
     def counting(ids, positions, cache, vision, all_rows):
         calls.append((ids.shape[1], vision is not None))
         return forward(ids, positions, cache, vision, all_rows)
 
-    monkeypatch.setattr(student, "_forward", counting)
+    monkeypatch.setattr(student, "forward", counting)
     return calls
 
 
@@ -100,7 +100,7 @@ def test_session_reuses_prefix_and_equals_cold(student, monkeypatch):
     assert history[1] == {"role": "assistant", "content": first}
     assert second == student.generate(photo, history, max_new_tokens=6)
     assert [with_pixels for _, with_pixels in calls].count(True) == 1  # image encoded once
-    full = len(student._encode(history, student._vision(photo), add_generation_prompt=True))
+    full = len(student.encode(history, student.vision_inputs(photo), add_generation_prompt=True))
     assert calls[turn2][0] < full // 2  # turn 2 ran only the new suffix
 
 
@@ -133,9 +133,9 @@ def test_yes_no_equal_across_backends(torch_student, mlx_student):
 
 def test_yes_no_counts_every_single_token_variant(torch_student):
     tok = torch_student.tokenizer
-    words = {tok.decode([i]).strip().lower() for i in torch_student._yes_ids}
-    assert words == {"yes"} and len(torch_student._yes_ids) >= 2
-    assert {tok.decode([i]).strip().lower() for i in torch_student._no_ids} == {"no"}
+    words = {tok.decode([i]).strip().lower() for i in torch_student.yes_ids}
+    assert words == {"yes"} and len(torch_student.yes_ids) >= 2
+    assert {tok.decode([i]).strip().lower() for i in torch_student.no_ids} == {"no"}
 
 
 def test_option_logprobs_batched_equals_unbatched_and_teacher_forced(student):
@@ -162,6 +162,86 @@ def test_token_logprobs_equal_across_backends(torch_student, mlx_student):
     b = mlx_student.token_logprobs(photo, CAPTION, "A small plant in a blue pot.")
     assert np.array_equal(a.token_ids, b.token_ids)
     assert np.abs(a.logprobs - b.logprobs).max() <= 1e-4
+
+
+def _padded_batch(student, rows):
+    """Right-padded (ids, positions, vision) for whole (image, question, answer) sequences,
+    as a caller batching across prompts builds them; plus each row's (start, answer ids)."""
+    seqs, visions = [], []
+    for image, question, answer in rows:
+        vision = student.vision_inputs(image)
+        prompt = student.encode([{"role": "user", "content": question}], vision,
+                                add_generation_prompt=True)
+        answer_ids = np.array(student.answer_tokens(answer))
+        ids = np.concatenate([prompt, answer_ids[:-1]])
+        seqs.append((ids, student.positions(ids, vision), len(prompt), answer_ids))
+        visions.append(vision.inputs)
+    width = max(len(ids) for ids, *_ in seqs)
+    ids = np.full((len(rows), width), student.pad_id, np.int64)
+    positions = np.zeros((3, len(rows), width), np.int64)
+    for r, (row_ids, pos, _, _) in enumerate(seqs):
+        n = len(row_ids)
+        ids[r, :n], positions[:, r, :n] = row_ids, pos
+        positions[:, r, n:] = pos.max() + 1 + np.arange(width - n)
+    vision = {"pixel_values": np.concatenate([v["pixel_values"] for v in visions]),
+              "image_grid_thw": np.concatenate([v["image_grid_thw"] for v in visions])}
+    return ids, positions, vision, [(start, a) for _, _, start, a in seqs]
+
+
+def test_forward_scores_a_padded_batch_of_prompts_without_cache(student):
+    rows = [(make_photo(11), "Describe this photo.", "A dog on a sofa."),
+            (make_photo(12, width=140, height=56), "Is there a teapot here?", "No."),
+            (make_photo(13), "What color is the car?", "It is a bright red car in the rain.")]
+    ids, positions, vision, answers = _padded_batch(student, rows)
+    assert len({int((row != student.pad_id).sum()) for row in ids}) == 3  # padding is real
+    assert vision["image_grid_thw"].shape == (3, 3)
+    logits = student.forward(ids, positions, None, vision, True)
+    for r, ((image, question, answer), (start, answer_ids)) in enumerate(zip(rows, answers)):
+        got = log_softmax(logits[r, start - 1:start - 1 + len(answer_ids)])
+        ref = student.token_logprobs(image, [{"role": "user", "content": question}], answer)
+        assert np.array_equal(ref.token_ids, answer_ids)
+        assert np.abs(got - ref.logprobs).max() <= 1e-4
+
+
+def test_session_truncate_then_ask_equals_a_cold_session(student, monkeypatch):
+    photo = make_photo(14)
+    session = student.session(photo)
+    session.ask("Describe this photo.", max_new_tokens=6)
+    session.ask("Is there a teapot here?", max_new_tokens=4)
+    calls = _count_forwards(student, monkeypatch)
+    session.truncate(0)
+    assert session.messages == []
+    answer = session.ask("What color is the car?", max_new_tokens=6)
+    monkeypatch.undo()
+    assert answer == student.session(photo).ask("What color is the car?", max_new_tokens=6)
+    assert calls and not any(with_pixels for _, with_pixels in calls)  # the image stayed cached
+    session.ask("Is there a dog?", max_new_tokens=4)
+    session.truncate(2)
+    retry = session.ask("Is there a cat here?", max_new_tokens=6)
+    history = session.messages[:-1]
+    assert [m["content"] for m in history] == ["What color is the car?", answer,
+                                               "Is there a cat here?"]
+    assert retry == student.generate(photo, history, max_new_tokens=6)
+    with pytest.raises(ValueError, match="truncate"):
+        session.truncate(5)
+
+
+def test_session_yes_no_equals_student_yes_no_and_is_not_recorded(student):
+    photo = make_photo(15)
+    session = student.session(photo)
+    question = QUESTION[0]["content"]
+    assert abs(session.yes_no(question) - student.yes_no(photo, QUESTION)) <= 1e-5
+    session.ask("Describe this photo.", max_new_tokens=6)
+    history = session.messages
+    scores = []
+    for q in (question, "Is the car red?"):
+        scores.append(session.yes_no(q))
+        ref = student.yes_no(photo, history + [{"role": "user", "content": q}])
+        assert abs(scores[-1] - ref) <= 1e-5 and 0.0 < ref < 1.0
+    assert session.messages == history and abs(scores[0] - scores[1]) > 1e-4
+    after = session.ask("What color is the car?", max_new_tokens=6)
+    expected = history + [{"role": "user", "content": "What color is the car?"}]
+    assert after == student.generate(photo, expected, max_new_tokens=6)
 
 
 def test_text_only_generation_works(student):

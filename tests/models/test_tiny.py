@@ -74,3 +74,39 @@ def test_image_processor_keeps_qwen_minimum(tiny_model_dir):
 def test_spec_rejects_inconsistent_shapes(bad):
     with pytest.raises(ConfigError, match="TinySpec"):
         TinySpec(**bad)
+
+
+# The demo model's shape (sdft_local/demo): 112x112 photos -> 16 image tokens.
+DEMO_SHAPE = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                  num_key_value_heads=2, intermediate_size=768, mrope_section=(8, 12, 12),
+                  vision_depth=4, vision_embed_dim=128, vision_num_heads=4, vision_mlp_ratio=4,
+                  min_pixels=112 * 112, max_pixels=112 * 112)
+
+
+def test_demo_spec_is_valid():
+    spec = TinySpec(**DEMO_SHAPE)
+    assert spec.head_dim == 64 and 2 * sum(spec.mrope_section) == spec.head_dim
+
+
+def test_custom_corpus_shapes_the_vocabulary_and_the_model_loads(tmp_path, tiny_model_dir):
+    import torch
+
+    from sdft_local.models.chat import build_inputs, to_torch
+    from sdft_local.models.loaders import load_torch_student
+    from sdft_local.models.processor import load_tokenizer
+    from tests.models.conftest import make_photo
+
+    word = " zorblax"
+    corpus = ["The zorblax sits by the teal quixotic wug.", "A zorblax? Two zorblax!"] * 20
+    out = build_tiny_qwen2vl(tmp_path / "demo", spec=TinySpec(**DEMO_SHAPE), corpus=corpus)
+    assert len(load_tokenizer(tiny_model_dir)(word, add_special_tokens=False)["input_ids"]) > 1
+    model, processor = load_torch_student(out, device="cpu")
+    ids = processor.tokenizer(word, add_special_tokens=False)["input_ids"]
+    assert len(ids) == 1 and processor.tokenizer.decode(ids) == word
+    x = build_inputs(processor, [{"role": "user", "content": "Is the zorblax teal?"}],
+                     make_photo(0, width=112, height=112))
+    assert (x["input_ids"][0] == processor.image_token_id).sum() == 16
+    with torch.inference_mode():
+        logits = model(**to_torch(x)).logits
+    assert logits.shape[-1] == model.config.text_config.vocab_size >= len(processor.tokenizer)
+    assert torch.isfinite(logits).all()
