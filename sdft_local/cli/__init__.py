@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "entity": ("sdft_local.cli.entity", "entity"),
     "photos": ("sdft_local.cli.photos", "photos"),
     "models": ("sdft_local.cli.models", "models_cmd"),
+    "export": ("sdft_local.cli.export", "export_cmd"),
     "tui": ("sdft_local.cli.tui", "tui_cmd"),
 }
 

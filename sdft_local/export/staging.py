@@ -1,0 +1,113 @@
+"""Writing an export folder so that it appears complete or not at all.
+
+Owns `staged_folder`: files are written into a hidden temporary folder beside the target (same
+filesystem, so the final rename is atomic) and renamed into place only when the caller finishes
+without error; an interrupted export (exception, the caller dropping the generator, SIGKILL)
+leaves nothing at the target. Temporary folders of dead processes are swept on the next export
+into the same parent. An existing target is refused unless `overwrite`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import ExistsError, ExportError
+
+STAGING_TAG = ".sdft-export-"
+SCRATCH_TAG = ".sdft-scratch-"
+RETIRED_TAG = ".sdft-retired-"
+_TEMP_NAME = re.compile(r"^\..*(\.sdft-export-|\.sdft-scratch-|\.sdft-retired-)(\d+)-[0-9a-f]+$")
+
+
+def check_target(target: Path, overwrite: bool) -> Path:
+    """The resolved target, refused when it holds anything and `overwrite` is off."""
+    target = Path(target).expanduser().resolve()
+    if target.exists() and not overwrite and not _is_empty_dir(target):
+        raise ExistsError(f"{target} already exists; pass --overwrite to replace it, or choose "
+                          "another --out")
+    return target
+
+
+@contextmanager
+def scratch_folder(target: Path) -> Iterator[Path]:
+    """A temporary work folder beside `target` (same filesystem: its files can be hard-linked
+    into the export), removed on exit."""
+    target = Path(target).expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.parent / f".{target.name}{SCRATCH_TAG}{os.getpid()}-{os.urandom(4).hex()}"
+    scratch.mkdir()
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def staged_folder(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder; on normal exit it replaces `target` atomically."""
+    target = check_target(target, overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(target.parent)
+    staging = target.parent / f".{target.name}{STAGING_TAG}{os.getpid()}-{os.urandom(4).hex()}"
+    staging.mkdir()
+    try:
+        yield staging
+        publish(staging, target, overwrite=overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(staging: Path, target: Path, *, overwrite: bool) -> None:
+    """Rename `staging` to `target`; an old target is moved aside first and removed after."""
+    check_target(target, overwrite)
+    retired = None
+    if target.exists() or target.is_symlink():
+        retired = target.parent / f".{target.name}{RETIRED_TAG}{os.getpid()}-{os.urandom(4).hex()}"
+        os.replace(target, retired)
+    try:
+        os.replace(staging, target)
+    except OSError as err:
+        if retired is not None:
+            os.replace(retired, target)
+        raise ExportError(f"could not move the finished export to {target}: {err}") from None
+    if retired is not None:
+        _remove(retired)
+
+
+def sweep_stale(parent: Path) -> list[Path]:
+    """Remove temporary export folders left in `parent` by processes that no longer run."""
+    removed = []
+    for entry in Path(parent).iterdir() if Path(parent).is_dir() else ():
+        match = _TEMP_NAME.match(entry.name)
+        if match and not _alive(int(match.group(2))):
+            _remove(entry)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,177 @@
+"""GGUF text model, mmproj, GGUF LoRA and quantization, each run in llama-cpp-python vs transformers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sdft_local.export import llamacpp
+from sdft_local.export.adapters import read_peft
+from sdft_local.export.gguf_lora import write_lora_gguf
+from sdft_local.export.gguf_text import write_text_gguf
+from sdft_local.export.gguf_vision import write_mmproj_gguf
+from sdft_local.export.merge import MergedWeights
+from sdft_local.export.probes import IMAGE_QUESTION
+from sdft_local.export.quantize import quantize_gguf, tensor_types
+from sdft_local.export.tensors import BaseWeights
+
+from .conftest import max_diff
+
+pytest.importorskip("llama_cpp")
+pytestmark = pytest.mark.llama
+
+
+def _build(model_dir: Path, peft_dir: Path, out: Path, kinds) -> dict[str, Path]:
+    base = BaseWeights(model_dir)
+    adapter = read_peft(peft_dir)
+    merged, plain = MergedWeights(base, adapter), MergedWeights(base, None)
+    files = {}
+    for kind in kinds:
+        path = out / f"{kind}.gguf"
+        if kind.startswith("text-"):
+            write_text_gguf(merged, model_dir, path, ftype=kind[5:])
+        elif kind.startswith("mmproj-"):
+            write_mmproj_gguf(merged, model_dir, path, ftype=kind[7:])
+        elif kind == "base-f32":
+            write_text_gguf(plain, model_dir, path, ftype="f32")
+        elif kind == "lora":
+            write_lora_gguf(adapter, base.config, path)
+        files[kind] = path
+    return files
+
+
+@pytest.fixture(scope="session")
+def ggufs(tiny_model_dir, peft_dir, tmp_path_factory) -> dict[str, Path]:
+    return _build(tiny_model_dir, peft_dir, tmp_path_factory.mktemp("gguf"),
+                  ["text-f32", "text-f16", "mmproj-f32", "mmproj-f16", "base-f32", "lora"])
+
+
+@pytest.fixture(scope="session")
+def quant_ggufs(quant_model_dir, quant_peft_dir, tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("gguf-wide")
+    files = _build(quant_model_dir, quant_peft_dir, out, ["text-f16"])
+    for quant in ("q8_0", "q4_k_m"):
+        files[quant] = out / f"{quant}.gguf"
+        quantize_gguf(files["text-f16"], files[quant], quant)
+    return files
+
+
+def _llama_logits(model: Path, ids, *, lora: Path | None = None, exact: bool = True):
+    with llamacpp.open_gguf(model, lora=lora, exact=exact) as llm:
+        return [llamacpp.teacher_forced_logits(llm, i) for i in ids]
+
+
+def _agreement(got, want) -> float:
+    same = sum(int((g.argmax(-1) == w.argmax(-1)).sum()) for g, w in zip(got, want))
+    return same / sum(len(g) for g in got)
+
+
+def test_f32_gguf_logits_match_transformers(ggufs, reference):
+    diff = max_diff(_llama_logits(ggufs["text-f32"], reference.ids), reference.text)
+    effect = max_diff(reference.text, reference.base_text)
+    print(f"F32 GGUF (LoRA merged) vs transformers + peft: max |Δ logit| {diff:.2e} "
+          f"(logits up to {max(np.abs(t).max() for t in reference.text):.1f}, LoRA effect {effect:.2f})")
+    assert effect > 0.5
+    assert diff <= 1e-3
+
+
+def test_f16_gguf_logits_match_transformers(ggufs, reference, quant_ggufs, quant_reference):
+    """F16 rounds the weights and llama.cpp's matmul inputs to 11 bits, so the error is relative:
+    within 1e-3 of the largest logit on the contractive model (logits ~±2, as in trained models),
+    and within the export's own tolerance (1e-3 + 1% of the largest logit) on the chaotic one."""
+    small = max_diff(_llama_logits(quant_ggufs["text-f16"], quant_reference.ids), quant_reference.text)
+    small_scale = max(float(np.abs(t).max()) for t in quant_reference.text)
+    large = max_diff(_llama_logits(ggufs["text-f16"], reference.ids), reference.text)
+    scale = max(float(np.abs(t).max()) for t in reference.text)
+    print(f"F16 GGUF vs transformers: {small:.2e} (logits up to {small_scale:.2f}); "
+          f"{large:.2e} (logits up to {scale:.1f})")
+    assert small <= 1e-3 * max(1.0, small_scale)
+    assert large <= 1e-3 + 1e-2 * scale
+
+
+def test_gguf_lora_on_base_gguf_matches_peft(ggufs, reference):
+    with_lora = _llama_logits(ggufs["base-f32"], reference.ids, lora=ggufs["lora"])
+    without = _llama_logits(ggufs["base-f32"], reference.ids[:2])
+    diff = max_diff(with_lora, reference.text)
+    print(f"base F32 GGUF + GGUF LoRA vs peft: max |Δ logit| {diff:.2e}")
+    assert diff <= 1e-3
+    assert max_diff(without, reference.text[:2]) > 0.5  # the LoRA file is really applied
+
+
+@pytest.mark.parametrize("mmproj", ["mmproj-f32", "mmproj-f16"])
+def test_image_chat_first_token_matches_transformers(ggufs, reference, probe_image, mmproj):
+    with llamacpp.open_gguf(ggufs["text-f32"], mmproj=ggufs[mmproj]) as llm:
+        turn = llamacpp.image_chat(llm, probe_image, IMAGE_QUESTION)
+    want = reference.image[-1]
+    diff = float(np.abs(turn.logits - want).max())
+    print(f"image chat ({mmproj}): llama.cpp token {turn.first_token}, transformers {int(want.argmax())}, "
+          f"max |Δ logit| {diff:.2e}, {turn.prompt_tokens} prompt positions")
+    assert turn.first_token == int(want.argmax())
+    assert diff <= 2e-2
+
+
+def test_q8_0_greedy_agreement(quant_ggufs, quant_reference):
+    got = _llama_logits(quant_ggufs["q8_0"], quant_reference.ids, exact=False)
+    agreement = _agreement(got, quant_reference.text)
+    print(f"Q8_0 greedy agreement {agreement:.3f} over {sum(len(g) for g in got)} positions; "
+          f"types {tensor_types(quant_ggufs['q8_0'])}")
+    assert tensor_types(quant_ggufs["q8_0"]).get("Q8_0", 0) >= 14
+    assert agreement >= 0.95
+
+
+def test_q4_k_m_really_uses_q4_k(quant_ggufs, quant_reference):
+    types = tensor_types(quant_ggufs["q4_k_m"])
+    got = _llama_logits(quant_ggufs["q4_k_m"], quant_reference.ids, exact=False)
+    agreement = _agreement(got, quant_reference.text)
+    print(f"Q4_K_M greedy agreement {agreement:.3f}; types {types}")
+    assert types.get("Q4_K", 0) >= 8
+    assert agreement >= 0.8
+
+
+def test_llama_cpp_tokenizes_like_transformers(ggufs, reference, tiny_model_dir):
+    from sdft_local.models.processor import load_tokenizer
+
+    tokenizer = load_tokenizer(tiny_model_dir)
+    with llamacpp.open_gguf(ggufs["text-f32"]) as llm:
+        for ids in reference.ids:
+            text = tokenizer.decode(list(ids))
+            assert llm.tokenize(text.encode(), add_bos=False, special=True) == list(ids)
+
+
+def test_text_gguf_metadata(ggufs, tiny_model_dir):
+    from gguf import GGUFReader
+
+    config = BaseWeights(tiny_model_dir).config
+    reader = GGUFReader(str(ggufs["text-f16"]))
+    field = lambda key: reader.get_field(key).contents()  # noqa: E731
+    assert field("general.architecture") == "qwen2vl"
+    assert field("qwen2vl.rope.dimension_sections") == [4, 6, 6, 0]
+    assert field("tokenizer.ggml.pre") == "qwen2"
+    assert len(field("tokenizer.ggml.tokens")) == config["vocab_size"]
+    assert len(field("tokenizer.ggml.merges")) > 100
+    assert "<|im_start|>" in field("tokenizer.chat_template")
+    types = {t.name: t.tensor_type.name for t in reader.tensors}
+    assert "output.weight" not in types  # tied embeddings
+    assert types["blk.0.attn_norm.weight"] == "F32" and types["blk.0.attn_q.bias"] == "F32"
+    assert types["blk.0.attn_q.weight"] == "F16" and types["token_embd.weight"] == "F16"
+
+
+def test_mmproj_and_lora_metadata(ggufs):
+    from gguf import GGUFReader
+
+    mmproj = GGUFReader(str(ggufs["mmproj-f16"]))
+    value = lambda r, key: r.get_field(key).contents()  # noqa: E731
+    assert value(mmproj, "general.architecture") == "clip"
+    assert value(mmproj, "clip.projector_type") == "qwen2vl_merger"
+    assert value(mmproj, "clip.vision.block_count") == 3
+    names = {t.name for t in mmproj.tensors}
+    assert {"v.patch_embd.weight", "v.patch_embd.weight.1", "v.blk.2.attn_q.weight",
+            "v.post_ln.weight", "mm.0.weight", "mm.2.bias"} <= names
+    lora = GGUFReader(str(ggufs["lora"]))
+    assert value(lora, "general.type") == "adapter" and value(lora, "adapter.type") == "lora"
+    assert value(lora, "adapter.lora.alpha") == pytest.approx(8.0)
+    shapes = {t.name: tuple(int(x) for x in t.shape) for t in lora.tensors}
+    assert shapes["blk.1.ffn_down.weight.lora_a"] == (256, 4)  # ggml order: (in, r)
+    assert not any(name.startswith("v.") for name in shapes)
