@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("sdft_local.cli.project", "init_cmd"),
     "entity": ("sdft_local.cli.entity", "entity"),
     "photos": ("sdft_local.cli.photos", "photos"),
+    "synth": ("sdft_local.cli.synth", "synth_cmd"),
+    "dialogues": ("sdft_local.cli.synth", "dialogues"),
     "models": ("sdft_local.cli.models", "models_cmd"),
+    "train": ("sdft_local.cli.train", "train_cmd"),
     "export": ("sdft_local.cli.export", "export_cmd"),
     "tui": ("sdft_local.cli.tui", "tui_cmd"),
 }

@@ -44,7 +44,11 @@ class Dialogue:
     system: str | None = None
 
     def turns_json(self) -> str:
-        return json.dumps([asdict(t) for t in self.turns], ensure_ascii=False)
+        return self.turns_to_json(self.turns)
+
+    @staticmethod
+    def turns_to_json(turns) -> str:
+        return json.dumps([asdict(t) for t in turns], ensure_ascii=False)
 
     @staticmethod
     def turns_from_json(text: str) -> tuple[Turn, ...]:

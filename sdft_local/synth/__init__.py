@@ -1,0 +1,22 @@
+"""Dialogue synthesis: turns 1–2 from the student itself, turn 3 from a `ChatBackend`, stored for review.
+
+Public entry points (light to import; model libraries load inside backend factories):
+`synthesize`, `load_dialogues`, `open_models`, `make_backend`, `BACKENDS`, the config records and
+the review functions. Pure dialogue construction lives in `sdft_local.dialogue`.
+"""
+
+from .backends import BACKENDS, Capabilities, ChatBackend, GenerationOptions, make_backend
+from .config import BackendConfig, EndpointConfig, SynthConfig, backend_from_settings
+from .review import (
+    DialogueRecord, edit_turn, export_jsonl, get_dialogue, list_dialogues, load_dialogues,
+    regenerate_dialogue, set_status,
+)
+from .run import SynthEvent, SynthFinished, SynthProgressed, SynthStarted, open_models, synthesize
+
+__all__ = [
+    "BACKENDS", "BackendConfig", "Capabilities", "ChatBackend", "DialogueRecord", "EndpointConfig",
+    "GenerationOptions", "SynthConfig", "SynthEvent", "SynthFinished", "SynthProgressed",
+    "SynthStarted", "backend_from_settings", "edit_turn", "export_jsonl", "get_dialogue",
+    "list_dialogues", "load_dialogues", "make_backend", "open_models", "regenerate_dialogue",
+    "set_status", "synthesize",
+]

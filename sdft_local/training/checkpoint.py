@@ -1,0 +1,186 @@
+"""Resumable checkpoints and adapter folders, written atomically, read back framework-free.
+
+A checkpoint `checkpoints/step-NNNNNNN/` holds the LoRA weights and AdamW moments in canonical
+numpy form (`lora.safetensors`, `optimizer.safetensors`), the backend's RNG state
+(`rng.safetensors`), `state.json` (step, data position, loss history, clock) and `adapter/`, the
+native adapter at that step. Every folder is built under a `.partial-*` name and renamed into
+place, so a run killed at any instant leaves either the old or the new checkpoint, never half of
+one; resuming picks the highest complete step. Safetensors and JSON only: nothing is unpickled.
+
+Also owns reading an adapter folder of either format (PEFT or mlx-vlm) into canonical arrays.
+It does not know about the training loop or the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import TrainingError
+
+CHECKPOINTS = "checkpoints"
+PARTIAL = ".partial-"
+STEP_DIR = re.compile(r"^step-(\d{7})$")
+TRAIN_RECORD = "sdft_train.json"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    step: int
+    state: dict
+    lora: dict[str, np.ndarray]
+    optimizer: dict[str, np.ndarray]
+    rng: dict[str, np.ndarray]
+
+
+def write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
+    """Build a folder with `fill(tmp)` and rename it to `target`, replacing any old one."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f"{PARTIAL}{target.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        fill(tmp)
+        _fsync_tree(tmp)
+        old = None
+        if target.exists():
+            old = target.parent / f"{PARTIAL}old-{target.name}-{os.getpid()}"
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def save_checkpoint(run_dir: Path, step: int, *, student, state: dict, keep: int) -> Path:
+    lora = student.lora_arrays()
+    moments, opt_step = student.optimizer_arrays()
+    rng = student.rng_state()
+
+    def fill(tmp: Path) -> None:
+        _save_arrays(tmp / "lora.safetensors", lora)
+        _save_arrays(tmp / "optimizer.safetensors", moments)
+        _save_arrays(tmp / "rng.safetensors", rng)
+        (tmp / "state.json").write_text(json.dumps({**state, "step": step, "optimizer_step": opt_step}))
+        student.save_adapter(tmp / "adapter")
+
+    path = write_atomically(Path(run_dir) / CHECKPOINTS / f"step-{step:07d}", fill)
+    prune_checkpoints(run_dir, keep)
+    return path
+
+
+def latest_checkpoint(run_dir: Path) -> Checkpoint | None:
+    steps = _complete_steps(run_dir)
+    if not steps:
+        return None
+    step, path = steps[-1]
+    state = json.loads((path / "state.json").read_text())
+    return Checkpoint(path, step, state, _load_arrays(path / "lora.safetensors"),
+                      _load_arrays(path / "optimizer.safetensors"), _load_arrays(path / "rng.safetensors"))
+
+
+def restore(student, checkpoint: Checkpoint) -> None:
+    student.set_lora_arrays(checkpoint.lora)
+    student.set_optimizer_arrays(checkpoint.optimizer, checkpoint.state["optimizer_step"])
+    student.set_rng_state(checkpoint.rng)
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    for _, path in _complete_steps(run_dir)[:-keep]:
+        shutil.rmtree(path, ignore_errors=True)
+    for stale in (Path(run_dir) / CHECKPOINTS).glob(PARTIAL + "*"):
+        if not _owned_by_live_process(stale.name):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _complete_steps(run_dir: Path) -> list[tuple[int, Path]]:
+    root = Path(run_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := STEP_DIR.match(p.name))]
+    return sorted((s, p) for s, p in found if (p / "state.json").is_file())
+
+
+def save_adapter_folder(target: Path, student, record: dict) -> Path:
+    """The run's user-facing adapter: native format plus the resolved training record beside it."""
+    def fill(tmp: Path) -> None:
+        student.save_adapter(tmp)
+        (tmp / TRAIN_RECORD).write_text(json.dumps(record, indent=2, default=str))
+
+    return write_atomically(target, fill)
+
+
+# --- adapters of either format → canonical ------------------------------------------------------
+
+_PEFT_KEY = re.compile(r"language_model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight$")
+_MLX_KEY = re.compile(r"language_model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([ab])$")
+_LEGACY_PEFT_KEY = re.compile(r"base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight$")
+
+
+def read_adapter(folder: str | Path) -> dict[str, np.ndarray]:
+    """Canonical LoRA arrays from a PEFT (`adapter_model.safetensors`) or mlx-vlm
+    (`adapters.safetensors`) adapter folder."""
+    folder = Path(folder)
+    if (folder / "adapter_model.safetensors").is_file():
+        raw = _load_arrays(folder / "adapter_model.safetensors")
+        return _canonical(raw, (_PEFT_KEY, _LEGACY_PEFT_KEY), transpose=False)
+    if (folder / "adapters.safetensors").is_file():
+        return _canonical(_load_arrays(folder / "adapters.safetensors"), (_MLX_KEY,), transpose=True)
+    raise TrainingError(f"{folder}: no adapter_model.safetensors (PEFT) or adapters.safetensors (MLX) "
+                        f"found; pass an adapter folder written by `sdft train`")
+
+
+def _canonical(raw: dict, patterns, transpose: bool) -> dict[str, np.ndarray]:
+    out = {}
+    for name, value in raw.items():
+        match = next((m for p in patterns if (m := p.search(name))), None)
+        if match:
+            layer, block, proj, ab = match.groups()
+            out[f"layers.{layer}.{block}.{proj}.lora_{ab.upper()}"] = value.T.copy() if transpose else value
+    if not out:
+        raise TrainingError(f"no language-model LoRA weights found among {len(raw)} tensors")
+    return out
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    from safetensors.numpy import save_file
+
+    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path))
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return load_file(str(path))
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _owned_by_live_process(name: str) -> bool:
+    try:
+        pid = int(name.rsplit("-", 1)[1])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

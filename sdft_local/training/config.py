@@ -1,0 +1,136 @@
+"""The training configuration: one frozen dataclass, validated on construction, saved with every run.
+
+Owns `TrainConfig` (LoRA shape, optimizer, schedule, batching, SelfAug, checkpoints, backend
+choice), its JSON round trip and the precedence rule (explicit values over project settings over
+defaults). It does not read the store or resolve models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from ..errors import ConfigError
+
+BACKENDS = ("auto", "torch", "mlx")
+ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
+MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
+LORA_TARGETS = ATTENTION_TARGETS + MLP_TARGETS
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+KERNEL_IMPLS = ("auto", "fused", "reference")
+
+
+def _opt(default, help: str, **kw):
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run computes. Saved beside every adapter."""
+
+    backend: str = _opt("auto", "auto (MLX on Apple Silicon, torch elsewhere), torch or mlx")
+    lora_rank: int = _opt(8, "LoRA rank r")
+    lora_alpha: float = _opt(16.0, "LoRA alpha; the update is scaled by alpha / r")
+    lora_dropout: float = _opt(0.05, "dropout on the LoRA input")
+    lora_targets: tuple[str, ...] = _opt(ATTENTION_TARGETS, "language-model projections to adapt")
+    learning_rate: float = _opt(2e-4, "peak learning rate (AdamW)")
+    min_lr_ratio: float = _opt(0.1, "final learning rate as a fraction of the peak (cosine)")
+    warmup_ratio: float = _opt(0.05, "fraction of steps spent warming up linearly")
+    weight_decay: float = _opt(0.0, "AdamW decoupled weight decay")
+    adam_betas: tuple[float, float] = _opt((0.9, 0.999), "AdamW betas")
+    adam_eps: float = _opt(1e-8, "AdamW epsilon")
+    grad_clip: float = _opt(1.0, "clip the global gradient norm to this (0: off)")
+    epochs: float = _opt(3.0, "passes over the dialogues (ignored when steps is set)")
+    steps: int | None = _opt(None, "optimizer steps to run (overrides epochs)")
+    batch_size: int = _opt(2, "dialogues per micro-batch")
+    grad_accum: int = _opt(1, "micro-batches per optimizer step")
+    max_length: int = _opt(2048, "longest dialogue in tokens (image included); longer is an error")
+    length_bucketing: bool = _opt(True, "batch dialogues of similar length together")
+    seed: int = _opt(0, "seed for LoRA init, data order and dropout")
+    selfaug: float = _opt(0.0, "SelfAug weight lambda (0: off; 0.5 recommended)")
+    checkpoint_every: int = _opt(50, "save a resumable checkpoint every N steps (0: only at the end)")
+    keep_checkpoints: int = _opt(2, "how many recent checkpoints to keep")
+    grad_checkpoint: bool = _opt(False, "recompute activations in the backward pass (less memory)")
+    cache_vision: bool = _opt(True, "compute each photo's image features once (vision is frozen)")
+    compile: bool | None = _opt(None, "compile the MLX step (default: on with Metal; it does not "
+                                      "speed up mlx-cpu)")
+    qlora_bits: int | None = _opt(None, "MLX: quantize a float base to 4 or 8 bits before LoRA")
+    dtype: str = _opt("auto", "compute dtype: auto (bf16 on CUDA, fp16 on MPS, else fp32)")
+    device: str = _opt("auto", "torch device: auto, cuda, mps or cpu")
+    kernel_impl: str = _opt("auto", "loss kernels: auto, fused or reference")
+
+    def __post_init__(self):
+        object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
+        object.__setattr__(self, "adam_betas", tuple(float(b) for b in self.adam_betas))
+        problem = _problem(self)
+        if problem:
+            raise ConfigError(f"invalid training setting: {problem}")
+
+    @property
+    def lora_scale(self) -> float:
+        return self.lora_alpha / self.lora_rank
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["lora_targets"] = list(self.lora_targets)
+        data["adam_betas"] = list(self.adam_betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown training setting(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def merged(self, **changes) -> "TrainConfig":
+        """A copy with `changes` applied, skipping None values (flags the user did not give)."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, **given) if given else self
+
+
+def resolve_config(settings: dict | None = None, **flags) -> TrainConfig:
+    """Flags over the project's `train` settings over defaults (None flags are not given)."""
+    base = TrainConfig.from_dict(dict((settings or {}).get("train", {})))
+    return base.merged(**flags)
+
+
+def help_text(name: str) -> str:
+    return next(f.metadata["help"] for f in fields(TrainConfig) if f.name == name)
+
+
+def _problem(c: TrainConfig) -> str | None:
+    checks = [
+        (c.backend in BACKENDS, f"backend {c.backend!r} is not one of {', '.join(BACKENDS)}"),
+        (isinstance(c.lora_rank, int) and c.lora_rank >= 1, f"lora_rank {c.lora_rank} must be >= 1"),
+        (c.lora_alpha > 0, f"lora_alpha {c.lora_alpha} must be > 0"),
+        (0.0 <= c.lora_dropout < 1.0, f"lora_dropout {c.lora_dropout} must be within [0, 1)"),
+        (len(c.lora_targets) > 0 and set(c.lora_targets) <= set(LORA_TARGETS),
+         f"lora_targets {list(c.lora_targets)} must be a non-empty subset of {list(LORA_TARGETS)}"),
+        (len(set(c.lora_targets)) == len(c.lora_targets), f"lora_targets {list(c.lora_targets)} repeat a name"),
+        (c.learning_rate > 0, f"learning_rate {c.learning_rate} must be > 0"),
+        (0.0 <= c.min_lr_ratio <= 1.0, f"min_lr_ratio {c.min_lr_ratio} must be within [0, 1]"),
+        (0.0 <= c.warmup_ratio < 1.0, f"warmup_ratio {c.warmup_ratio} must be within [0, 1)"),
+        (c.weight_decay >= 0, f"weight_decay {c.weight_decay} must be >= 0"),
+        (len(c.adam_betas) == 2 and all(0 <= b < 1 for b in c.adam_betas),
+         f"adam_betas {list(c.adam_betas)} must be two numbers within [0, 1)"),
+        (c.adam_eps > 0, f"adam_eps {c.adam_eps} must be > 0"),
+        (c.grad_clip >= 0, f"grad_clip {c.grad_clip} must be >= 0 (0 turns clipping off)"),
+        (c.epochs > 0, f"epochs {c.epochs} must be > 0"),
+        (c.steps is None or (isinstance(c.steps, int) and c.steps >= 1), f"steps {c.steps} must be >= 1"),
+        (isinstance(c.batch_size, int) and c.batch_size >= 1, f"batch_size {c.batch_size} must be >= 1"),
+        (isinstance(c.grad_accum, int) and c.grad_accum >= 1, f"grad_accum {c.grad_accum} must be >= 1"),
+        (isinstance(c.max_length, int) and c.max_length >= 16, f"max_length {c.max_length} must be >= 16"),
+        (c.selfaug >= 0, f"selfaug {c.selfaug} must be >= 0 (0 turns it off)"),
+        (isinstance(c.checkpoint_every, int) and c.checkpoint_every >= 0,
+         f"checkpoint_every {c.checkpoint_every} must be >= 0"),
+        (isinstance(c.keep_checkpoints, int) and c.keep_checkpoints >= 1,
+         f"keep_checkpoints {c.keep_checkpoints} must be >= 1"),
+        (c.qlora_bits in (None, 4, 8), f"qlora_bits {c.qlora_bits} must be 4, 8 or unset"),
+        (c.dtype in DTYPES, f"dtype {c.dtype!r} is not one of {', '.join(DTYPES)}"),
+        (c.device.split(":")[0] in ("auto", "cuda", "mps", "cpu"),
+         f"device {c.device!r} is not one of auto, cuda, mps, cpu"),
+        (c.kernel_impl in KERNEL_IMPLS, f"kernel_impl {c.kernel_impl!r} is not one of {', '.join(KERNEL_IMPLS)}"),
+    ]
+    return next((msg for ok, msg in checks if not ok), None)

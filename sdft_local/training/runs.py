@@ -1,0 +1,95 @@
+"""Training runs in the project store: one `runs` row per run, files under `<project>/runs/<id>/`.
+
+Owns creating a run row, moving it through its states (running → finished | failed |
+interrupted; a killed process leaves "running", which `resumable_run` picks up), and finding the
+project's current adapter. Paths in the database are relative to the project folder. It does not
+train (see `run.py`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import NotFoundError
+
+RUNS_DIR = "runs"
+RESUMABLE = ("running", "interrupted", "failed")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    name: str
+    config: dict
+    backend: str
+    state: str
+    metrics: dict
+    adapter_path: str | None
+    parent_run_id: int | None
+    created: float
+    updated: float
+
+    def folder(self, store) -> Path:
+        return store.root / RUNS_DIR / str(self.id)
+
+
+def create_run(store, name: str | None, config: dict, backend: str, parent: int | None = None) -> RunRow:
+    now = time.time()
+    with store.transaction():
+        run_id = store.db["runs"].insert({
+            "name": name or "", "config": json.dumps(config), "backend": backend, "state": "running",
+            "metrics": "{}", "adapter_path": None, "parent_run_id": parent, "created": now,
+            "updated": now}).last_pk
+        if not name:
+            store.db["runs"].update(run_id, {"name": f"run-{run_id}"})
+    return get_run(store, run_id)
+
+
+def update_run(store, run_id: int, **changes) -> None:
+    for key in ("metrics", "config"):
+        if key in changes:
+            changes[key] = json.dumps(changes[key], default=str)
+    with store.transaction():
+        store.db["runs"].update(run_id, {**changes, "updated": time.time()})
+
+
+def get_run(store, run_id: int) -> RunRow:
+    rows = list(store.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+    if not rows:
+        raise NotFoundError(f"no run {run_id} in project {store.project.name!r}; "
+                            f"see the runs with `sdft train --list` or start one with `sdft train`")
+    return _row(rows[0])
+
+
+def list_runs(store) -> list[RunRow]:
+    if "runs" not in store.db.table_names():
+        return []
+    return [_row(r) for r in store.db.query("SELECT * FROM runs ORDER BY id")]
+
+
+def resumable_run(store, run_id: int | None = None) -> RunRow:
+    """The run to resume: `run_id`, else the newest run that did not finish."""
+    if run_id is not None:
+        return get_run(store, run_id)
+    candidates = [r for r in list_runs(store) if r.state in RESUMABLE]
+    if not candidates:
+        raise NotFoundError(f"project {store.project.name!r} has no unfinished run to resume; "
+                            f"start one with `sdft train`")
+    return candidates[-1]
+
+
+def current_adapter(store) -> tuple[RunRow, Path] | None:
+    """The newest run with an adapter on disk (finished runs first), or None."""
+    runs = [r for r in list_runs(store) if r.adapter_path and (store.root / r.adapter_path).is_dir()]
+    finished = [r for r in runs if r.state == "finished"]
+    pick = (finished or runs)[-1] if runs else None
+    return (pick, store.root / pick.adapter_path) if pick else None
+
+
+def _row(row: dict) -> RunRow:
+    return RunRow(row["id"], row["name"], json.loads(row["config"] or "{}"), row["backend"], row["state"],
+                  json.loads(row["metrics"] or "{}"), row["adapter_path"], row["parent_run_id"],
+                  row["created"], row["updated"])

@@ -1,0 +1,84 @@
+"""`sdft train` over a real project: runs recorded in the store, --json, --eval-only, --resume."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from sdft_local.cli import cli
+from sdft_local.store import Store
+from sdft_local.training.runs import list_runs
+
+from .conftest import sdft_dialogue
+
+
+@pytest.fixture()
+def project(tiny_model_dir, photos, sdft_home):
+    from sdft_local.ingest import ingest_photos
+
+    store = Store.create("proj", str(tiny_model_dir))
+    entity = store.add_entity("Biscuit", "dog")
+    results = list(ingest_photos(store, entity, photos[:2]))
+    assert all(r.ok for r in results)
+    now = time.time()
+    with store.transaction():
+        for i, photo in enumerate(store.photos()):
+            for variant in range(2):
+                turns = sdft_dialogue(photo.sha256, i, variant).turns_json()
+                store.db["dialogues"].insert({
+                    "photo_id": photo.id, "entity_id": entity.id, "variant": variant, "turns": turns,
+                    "provenance": "{}", "status": "ok", "created": now, "updated": now})
+    yield store
+    store.close()
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, [*args, "--project", "proj"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_train_records_the_run_and_eval_only_reports_its_loss(project):
+    base = invoke("train", "--eval-only", "--json", "--backend", "torch")
+    assert base["adapter"] is None and base["examples"] == 4
+    assert set(base["turn_loss"]) == {"caption", "negative", "entity"}
+
+    done = invoke("train", "--json", "--backend", "torch", "--steps", "6", "--lr", "1e-2",
+                  "--batch-size", "2", "--dropout", "0", "--name", "first")
+    assert done["ok"] and done["state"] == "finished" and done["steps"] == 6
+    run = list_runs(project)[0]
+    assert (run.name, run.state, run.backend, run.adapter_path) == ("first", "finished", "torch", "runs/1/adapter")
+    assert (project.root / "runs/1/adapter/adapter_model.safetensors").is_file()
+    assert json.loads((project.root / "runs/1/adapter/sdft_train.json").read_text())["config"]["lora_dropout"] == 0
+    assert run.metrics["history"] == pytest.approx(done["metrics"]["history"])
+
+    tuned = invoke("train", "--eval-only", "--json")
+    assert tuned["adapter"].endswith("runs/1/adapter")
+    assert tuned["loss"] < base["loss"]
+    assert invoke("train", "--list", "--json")["runs"][0]["state"] == "finished"
+
+
+def test_interrupted_run_resumes_from_the_cli(project):
+    from sdft_local.training import TrainConfig, TrainProgress, train
+
+    config = TrainConfig(backend="torch", steps=6, checkpoint_every=2, batch_size=2)
+    records = train(project, config)
+    for record in records:
+        if isinstance(record, TrainProgress) and record.step == 3:
+            records.close()
+    assert list_runs(project)[0].state == "interrupted"
+    clash = CliRunner().invoke(cli, ["train", "--resume", "--lr", "1e-3", "--project", "proj"])
+    assert clash.exit_code == 2 and "drop --lr" in clash.output
+    done = invoke("train", "--resume", "--json")
+    assert done["state"] == "finished" and done["run_id"] == 1 and len(done["metrics"]["history"]) == 6
+    assert list_runs(project)[0].state == "finished"
+
+
+def test_training_without_dialogues_is_a_clear_error(sdft_home, tiny_model_dir):
+    Store.create("empty", str(tiny_model_dir)).close()
+    result = CliRunner().invoke(cli, ["train", "--project", "empty"])
+    assert result.exit_code == 1
+    assert "no dialogues to train on" in result.stderr and "sdft synth" in result.stderr
