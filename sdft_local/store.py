@@ -128,8 +128,7 @@ class Store:
     """A handle on one project's folder and database. Cheap to open; safe across processes."""
 
     def __init__(self, root: Path):
-        import sqlite_utils
-
+        sqlite_utils = _import_sqlite_utils()
         self.root = Path(root)
         self.conn = sqlite3.connect(
             self.root / DB_NAME, timeout=60, isolation_level=None, check_same_thread=False
@@ -393,6 +392,23 @@ class Store:
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
+
+def _import_sqlite_utils():
+    """sqlite-utils imports pandas only to map pandas types, which the store never passes;
+    keeping it out saves a third of a second on every CLI verb and the app's start."""
+    import sys
+
+    if "sqlite_utils" in sys.modules or "pandas" in sys.modules:
+        import sqlite_utils
+
+        return sqlite_utils
+    sys.modules["pandas"] = None  # makes `import pandas` raise ImportError for this one import
+    try:
+        import sqlite_utils
+    finally:
+        del sys.modules["pandas"]
+    return sqlite_utils
 
 
 def heldout_count(n: int, fraction: float) -> int:
