@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dialogues": ("sdft_local.cli.synth", "dialogues"),
     "models": ("sdft_local.cli.models", "models_cmd"),
     "train": ("sdft_local.cli.train", "train_cmd"),
+    "check": ("sdft_local.cli.check", "check_cmd"),
     "export": ("sdft_local.cli.export", "export_cmd"),
     "tui": ("sdft_local.cli.tui", "tui_cmd"),
 }

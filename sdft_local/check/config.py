@@ -1,0 +1,137 @@
+"""The check's settings: the gate's thresholds and what the check measures, as frozen dataclasses.
+
+Owns `GateConfig` (every threshold the verdict uses, each with its help text) and `CheckConfig`
+(suite sizes, batching, backend, the gate), validated in `__post_init__`, with `from_dict` /
+`to_dict` for project settings and the saved report. It computes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from ..errors import ConfigError
+
+BACKENDS = ("auto", "torch", "mlx")
+
+
+def _opt(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds of the export gate. Retention and bleed can fail a run; knowledge only warns."""
+
+    retention_warn: float = _opt(0.97, "warn when probe accuracy tuned / base falls below this")
+    retention_fail: float = _opt(0.93, "fail when probe accuracy tuned / base falls below this")
+    family_warn: float = _opt(0.90, "warn when one probe family's accuracy ratio falls below this")
+    family_fail: float = _opt(0.80, "fail when one probe family's accuracy ratio falls below this")
+    above_chance: float = _opt(0.10, "a family's ratio counts only when the base model beats "
+                                     "chance by this much, and by two standard errors of "
+                                     "guessing (it cannot lose a skill it lacks)")
+    kl_warn: float = _opt(0.10, "warn when KL(base || tuned) per answer token exceeds this (nats)")
+    kl_fail: float = _opt(0.50, "fail when KL(base || tuned) per answer token exceeds this (nats)")
+    agreement_warn: float = _opt(0.90, "warn when greedy token agreement with the base falls below this")
+    agreement_fail: float = _opt(0.75, "fail when greedy token agreement with the base falls below this")
+    bleed_yes_warn: float = _opt(0.10, "warn when 'yes, that is <name>' on unrelated photos rises "
+                                       "over the base model's rate by more than this")
+    bleed_yes_fail: float = _opt(0.25, "fail when that rise exceeds this")
+    bleed_name_warn: float = _opt(0.05, "warn when the name shows up in open answers about "
+                                        "unrelated photos more often than with the base by this")
+    bleed_name_fail: float = _opt(0.20, "fail when that rise exceeds this")
+    recognition_warn: float = _opt(0.75, "warn when weighted recognition accuracy on held-out "
+                                         "photos falls below this (Yo'LLaVA reports 0.92)")
+    facts_warn: float = _opt(0.50, "warn when fact multiple-choice accuracy falls below this")
+    recall_warn: float = _opt(0.50, "warn when the name appears in fewer open 'who is this' "
+                                    "answers than this")
+
+    def __post_init__(self):
+        problem = _gate_problem(self)
+        if problem:
+            raise ConfigError(f"invalid gate setting: {problem}")
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """What one check measures and how. Defaults give the full suite (>= 120 image, >= 60 text)."""
+
+    backend: str = _opt("auto", "student backend: auto (MLX on Apple Silicon, else torch), torch, mlx")
+    image_probes: int = _opt(150, "synthetic image probe items (colours, shapes, counts, ...)")
+    text_probes: int = _opt(60, "text-only probe items with checkable answers")
+    probe_seed: int = _opt(0, "seed of the probe suite (part of its version)")
+    batch_size: int = _opt(16, "sequences per teacher-forced forward pass")
+    answer_tokens: int = _opt(24, "longest base answer generated for the KL / agreement probes")
+    kl_top_k: int = _opt(1024, "base log-probs kept per answer token; the rest is one tail "
+                               "bucket (exact when the vocabulary is no larger)")
+    bleed_photos: int = _opt(12, "unrelated probe photos used for concept bleed")
+    easy_negatives: int = _opt(6, "unrelated probe photos added to each entity's recognition negatives")
+    recall_tokens: int = _opt(32, "longest open answer generated for name recall and bleed")
+    fact_options: int = _opt(4, "options per fact question (the fact and distractors)")
+    gate: GateConfig = field(default_factory=GateConfig, metadata={"help": "thresholds of the verdict"})
+
+    def __post_init__(self):
+        if isinstance(self.gate, dict):
+            object.__setattr__(self, "gate", GateConfig(**self.gate))
+        problem = _check_problem(self)
+        if problem:
+            raise ConfigError(f"invalid check setting: {problem}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CheckConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown check setting(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def merged(self, **changes) -> "CheckConfig":
+        """A copy with `changes` applied, skipping None values (flags the user did not give)."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        return replace(self, **given) if given else self
+
+
+def resolve_check_config(settings: dict | None = None, **flags) -> CheckConfig:
+    """Flags over the project's `check` settings over defaults."""
+    return CheckConfig.from_dict(dict((settings or {}).get("check", {}))).merged(**flags)
+
+
+def help_text(name: str) -> str:
+    return next(f.metadata["help"] for f in fields(CheckConfig) + fields(GateConfig) if f.name == name)
+
+
+def _gate_problem(g: GateConfig) -> str | None:
+    pairs = [("retention", g.retention_fail, g.retention_warn), ("family", g.family_fail, g.family_warn),
+             ("agreement", g.agreement_fail, g.agreement_warn)]
+    for name, fail, warn in pairs:
+        if not 0.0 <= fail <= warn <= 1.5:
+            return f"{name}_fail {fail} must be <= {name}_warn {warn}, both within 0..1.5"
+    for name, warn, fail in [("kl", g.kl_warn, g.kl_fail), ("bleed_yes", g.bleed_yes_warn, g.bleed_yes_fail),
+                             ("bleed_name", g.bleed_name_warn, g.bleed_name_fail)]:
+        if not 0.0 <= warn <= fail:
+            return f"{name}_warn {warn} must be >= 0 and <= {name}_fail {fail}"
+    for name in ("above_chance", "recognition_warn", "facts_warn", "recall_warn"):
+        if not 0.0 <= getattr(g, name) <= 1.0:
+            return f"{name} {getattr(g, name)} must be within 0..1"
+    return None
+
+
+def _check_problem(c: CheckConfig) -> str | None:
+    if c.backend not in BACKENDS:
+        return f"backend {c.backend!r} is not one of {', '.join(BACKENDS)}"
+    if not isinstance(c.gate, GateConfig):
+        return f"gate {c.gate!r} must be a GateConfig"
+    for name in ("image_probes", "text_probes", "bleed_photos", "easy_negatives"):
+        if getattr(c, name) < 0:
+            return f"{name} {getattr(c, name)} must be >= 0"
+    if c.image_probes + c.text_probes == 0:
+        return "image_probes and text_probes are both 0; the retention check needs probes"
+    for name in ("batch_size", "answer_tokens", "kl_top_k", "recall_tokens"):
+        if getattr(c, name) < 1:
+            return f"{name} {getattr(c, name)} must be >= 1"
+    if not 2 <= c.fact_options <= 8:
+        return f"fact_options {c.fact_options} must be within 2..8"
+    return None

@@ -1,0 +1,94 @@
+"""The export gate: from the knowledge and retention numbers to pass / warn / fail, with reasons.
+
+Owns `judge`. Every threshold comes from `GateConfig`; every reason names the number, the limit and
+what to change. Forgetting (retention, KL, agreement, concept bleed) can fail a run; weak knowledge
+only warns, since a run that learned little harms nothing else. Numbers that cannot mean anything
+(no family where the base beats chance, no held-out photos) become notes, not reasons.
+"""
+
+from __future__ import annotations
+
+from .config import GateConfig
+from .report import GateVerdict, KnowledgeReport, Reason, RetentionReport
+
+FORGETTING_FIX = ("lower the learning rate or the epochs, raise the caption turn's weight, or train "
+                  "with SelfAug (selfaug 0.5)")
+
+
+def judge(knowledge: KnowledgeReport, retention: RetentionReport, gate: GateConfig) -> GateVerdict:
+    reasons = _retention_reasons(retention, gate) + _bleed_reasons(retention, gate)
+    reasons += _knowledge_reasons(knowledge, gate)
+    notes = list(knowledge.notes)
+    if retention.ratio is None:
+        notes.append(f"probe accuracy ratios are not gated: in no family of at least 10 items does "
+                     f"the base model beat chance clearly (by {gate.above_chance:.2f} and two standard "
+                     f"errors; expected for an untrained test model); KL and agreement still are")
+    levels = {r.level for r in reasons}
+    verdict = "fail" if "fail" in levels else "warn" if "warn" in levels else "pass"
+    return GateVerdict(verdict, tuple(reasons), tuple(notes))
+
+
+def _below(metric, value, warn, fail, message) -> list[Reason]:
+    if value is None or value >= warn:
+        return []
+    level, limit = ("fail", fail) if value < fail else ("warn", warn)
+    return [Reason(level, metric, float(value), float(limit), message(limit))]
+
+
+def _above(metric, value, warn, fail, message) -> list[Reason]:
+    if value is None or value <= warn:
+        return []
+    level, limit = ("fail", fail) if value > fail else ("warn", warn)
+    return [Reason(level, metric, float(value), float(limit), message(limit))]
+
+
+def _retention_reasons(r: RetentionReport, g: GateConfig) -> list[Reason]:
+    out = _below("retention.ratio", r.ratio, g.retention_warn, g.retention_fail, lambda t: (
+        f"general probe accuracy is {r.ratio:.3f} of the base model's (limit {t:.2f}): the run "
+        f"forgot general skills; {FORGETTING_FIX}"))
+    for f in (f for f in r.families if f.gated):
+        out += _below(f"retention.family.{f.family}", f.ratio, g.family_warn, g.family_fail, lambda t, f=f: (
+            f"{f.family} probes: accuracy {f.base_accuracy:.2f} -> {f.tuned_accuracy:.2f} "
+            f"(ratio {f.ratio:.3f}, limit {t:.2f}); {FORGETTING_FIX}"))
+    out += _above("retention.kl", r.kl_per_token, g.kl_warn, g.kl_fail, lambda t: (
+        f"answers to general probes drift from the base model by KL {r.kl_per_token:.3f} nats per "
+        f"token (limit {t:.2f}); {FORGETTING_FIX}"))
+    out += _below("retention.agreement", r.token_agreement, g.agreement_warn, g.agreement_fail, lambda t: (
+        f"only {r.token_agreement:.1%} of the base model's greedy answer tokens are still its greedy "
+        f"choice (limit {t:.0%}; {r.answer_agreement:.1%} of whole answers unchanged); {FORGETTING_FIX}"))
+    return out
+
+
+def _bleed_reasons(r: RetentionReport, g: GateConfig) -> list[Reason]:
+    b = r.bleed
+    if b is None:
+        return []
+    examples = f", e.g. {b.examples[0]!r}" if b.examples else ""
+    rise = b.yes_rate_tuned - b.yes_rate_base
+    out = _above("bleed.yes", rise, g.bleed_yes_warn, g.bleed_yes_fail, lambda t: (
+        f"says yes to 'Is <name> in this photo?' on {b.yes_rate_tuned:.0%} of unrelated photos "
+        f"(base {b.yes_rate_base:.0%}; rise limit {t:.0%}): the name bleeds into everything; add "
+        f"negative turns or another entity as a hard negative, or train less"))
+    out += _above("bleed.name", b.name_rate_tuned - b.name_rate_base, g.bleed_name_warn, g.bleed_name_fail,
+                  lambda t: (
+        f"names an entity in {b.name_rate_tuned:.0%} of open answers about unrelated photos "
+        f"(base {b.name_rate_base:.0%}; rise limit {t:.0%}){examples}; {FORGETTING_FIX}"))
+    return out
+
+
+def _knowledge_reasons(k: KnowledgeReport, g: GateConfig) -> list[Reason]:
+    out = []
+    if k.recognition is not None:
+        out += _below("knowledge.recognition", k.recognition.weighted_accuracy, g.recognition_warn, 0.0,
+                      lambda t: (
+            f"recognizes the entities on held-out photos with weighted accuracy "
+            f"{k.recognition.weighted_accuracy:.2f} (positives {k.recognition.positive_accuracy:.2f}, "
+            f"negatives {k.recognition.negative_accuracy:.2f}; limit {t:.2f}, Yo'LLaVA reports 0.92): "
+            f"train longer or add photos"))
+    out += _below("knowledge.facts", k.fact_accuracy, g.facts_warn, 0.0, lambda t: (
+        f"picks the right fact in {k.fact_accuracy:.0%} of multiple-choice questions (limit {t:.0%}): "
+        f"add more turn-3 variants per photo so the facts repeat, or train longer"))
+    out += _below("knowledge.recall", k.name_recall, g.recall_warn, 0.0, lambda t: (
+        f"names the entity in {k.name_recall:.0%} of open 'who is this' answers on held-out photos "
+        f"(limit {t:.0%}): train longer or add photos"))
+    return out

@@ -1,0 +1,97 @@
+"""The gate's verdicts and reasons on hand-made reports, and the report's JSON round trip."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from sdft_local.check import CheckConfig, GateConfig
+from sdft_local.check.gate import judge
+from sdft_local.check.report import (Bleed, CheckReport, EntityKnowledge, FamilyRetention, GateVerdict,
+                                     KnowledgeReport, Recognition, RetentionReport)
+from sdft_local.errors import ConfigError
+
+GATE = GateConfig()
+
+
+def family(name="colour", base=0.8, tuned=0.8, gated=True):
+    return FamilyRetention(name, 25, 0.25, base, tuned, tuned / base, gated, 0.01, 0.99)
+
+
+def retention(ratio=1.0, kl=0.01, agreement=0.99, bleed=None, families=None):
+    fams = families if families is not None else (family(), family("count"))
+    return RetentionReport(fams, 50, 0.8, 0.8 * (ratio or 1), ratio, kl, kl * 2, agreement, 0.9, 400, bleed)
+
+
+def knowledge(weighted=0.9, facts=0.8, recall=0.9):
+    rec = Recognition(weighted, weighted, weighted, 0.95, 6, 12)
+    ent = EntityKnowledge("Biscuit", rec, facts, 8, recall, ("This is Biscuit.",))
+    return KnowledgeReport((ent,), rec, facts, recall)
+
+
+def metrics(verdict: GateVerdict) -> dict[str, str]:
+    return {r.metric: r.level for r in verdict.reasons}
+
+
+def test_healthy_run_passes():
+    v = judge(knowledge(), retention(), GATE)
+    assert (v.verdict, v.reasons, v.passed) == ("pass", (), True)
+
+
+@pytest.mark.parametrize("ratio,level", [(0.98, None), (0.95, "warn"), (0.90, "fail")])
+def test_retention_ratio_thresholds(ratio, level):
+    v = judge(knowledge(), retention(ratio=ratio), GATE)
+    assert metrics(v).get("retention.ratio") == level
+    assert v.verdict == (level or "pass")
+
+
+def test_each_forgetting_signal_is_named_with_its_number():
+    bleed = Bleed(12, 0.1, 0.9, 0.0, 0.5, ("This is Biscuit.",))
+    fams = (family(), family("count", 0.8, 0.4))
+    v = judge(knowledge(), retention(kl=0.8, agreement=0.5, bleed=bleed, families=fams), GATE)
+    assert v.verdict == "fail"
+    assert metrics(v) == {"retention.family.count": "fail", "retention.kl": "fail",
+                          "retention.agreement": "fail", "bleed.yes": "fail", "bleed.name": "fail"}
+    kl = next(r for r in v.reasons if r.metric == "retention.kl")
+    assert (kl.value, kl.threshold) == (0.8, GATE.kl_fail) and "0.800 nats" in kl.message
+    assert "This is Biscuit." in next(r for r in v.reasons if r.metric == "bleed.name").message
+
+
+def test_warn_band_between_thresholds():
+    v = judge(knowledge(), retention(kl=0.2, agreement=0.85), GATE)
+    assert metrics(v) == {"retention.kl": "warn", "retention.agreement": "warn"}
+    assert v.verdict == "warn" and v.passed
+
+
+def test_weak_knowledge_only_warns():
+    v = judge(knowledge(weighted=0.5, facts=0.0, recall=0.0), retention(), GATE)
+    assert metrics(v) == {"knowledge.recognition": "warn", "knowledge.facts": "warn",
+                          "knowledge.recall": "warn"}
+    assert v.verdict == "warn"
+
+
+def test_ungated_ratio_becomes_a_note():
+    v = judge(knowledge(), retention(ratio=None, families=(family(gated=False),)), GATE)
+    assert v.verdict == "pass"
+    assert any("not gated" in n for n in v.notes)
+
+
+def test_thresholds_are_configuration():
+    strict = GateConfig(kl_warn=0.001, kl_fail=0.005)
+    assert metrics(judge(knowledge(), retention(kl=0.01), strict)) == {"retention.kl": "fail"}
+    with pytest.raises(ConfigError, match="retention_fail 0.99 must be <= retention_warn"):
+        GateConfig(retention_fail=0.99)
+    with pytest.raises(ConfigError, match="unknown check setting"):
+        CheckConfig.from_dict({"probes": 3})
+    assert CheckConfig.from_dict({"gate": {"kl_fail": 0.9}}).gate.kl_fail == 0.9
+
+
+def test_report_json_round_trip():
+    bleed = Bleed(12, 0.1, 0.2, 0.0, 0.0, ())
+    k, r = knowledge(), retention(bleed=bleed)
+    report = CheckReport(3, "run-3", "tiny-random", "torch", "torch:tiny-random+adapter", "runs/3/adapter",
+                         "abc", 1.0, 2.0, k, r, judge(k, r, GATE), CheckConfig().to_dict())
+    back = CheckReport.from_json(report.to_json())
+    assert back == report
+    assert replace(back, run_id=4) != report
