@@ -19,4 +19,6 @@ def launch_tui(project: str | None) -> None:
         from sdft_tui.app import run
     except ImportError as err:
         raise SdftError(f"the terminal app cannot start ({err}); reinstall sdft-local") from err
-    run(project)
+    code = run(project)
+    if code:
+        raise SystemExit(code)

@@ -1,0 +1,112 @@
+"""Export: write the current run's adapter in the chosen formats, each loaded back and verified.
+
+The export goes through `sdft_local.export.export_run` in a worker; every verification appears
+as it finishes, and each written format with its folder and whether it verified.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from ..messages import StageFinished, StageProgressed
+from ..stages import export_records
+from ..widgets.export_form import ExportForm
+from ..widgets.progress import StageProgress
+from .stage import StageScreen
+
+
+class ExportScreen(StageScreen):
+    BINDINGS = [Binding("ctrl+s", "export", "Export"), Binding("escape", "back", "Stop / back")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Label("Export", classes="screen-title")
+        yield Static("", id="run-info", classes="hint")
+        with Horizontal():
+            with Vertical(id="export-left"):
+                yield ExportForm(self._default_out(), id="export-form")
+                yield Static("", id="form-error", classes="form-error")
+            with Vertical(id="export-right"):
+                yield StageProgress(id="progress")
+                yield DataTable(id="checks", cursor_type="row")
+                yield DataTable(id="outputs", cursor_type="row")
+        yield Footer()
+
+    def _default_out(self) -> Path:
+        return Path.home() / "sdft-exports" / self.app.store.project.name
+
+    def on_mount(self) -> None:
+        from sdft_local.errors import SdftError
+        from sdft_local.export.run import find_run, latest_verdict
+
+        self.query_one("#checks", DataTable).add_columns("artifact", "check", "value", "limit", "result")
+        self.query_one("#outputs", DataTable).add_columns("format", "verified", "folder")
+        try:
+            run = find_run(self.app.store, None)
+        except SdftError as err:  # no trained run yet: the export would fail the same way
+            self.query_one("#run-info", Static).update(err.message)
+            return
+        verdict = latest_verdict(self.app.store, run.id)
+        self.query_one("#run-info", Static).update(
+            f"Run {run.name} (id {run.id}, {run.backend}, {run.state}) · latest check: {verdict} · "
+            "ctrl+s exports")
+
+    def action_export(self) -> None:
+        from sdft_local.errors import SdftError
+
+        try:
+            values = self.query_one(ExportForm).values()
+        except SdftError as err:
+            self.query_one("#form-error", Static).update(err.message)
+            return
+        self.query_one("#form-error", Static).update("")
+        self.query_one("#checks", DataTable).clear()
+        self.query_one("#outputs", DataTable).clear()
+        self.query_one(StageProgress).begin(None, "Starting …")
+        self.start("export", lambda store: export_records(store, None, **values))
+
+    def on_stage_progressed(self, message: StageProgressed) -> None:
+        from sdft_local import export
+
+        record, progress = message.record, self.query_one(StageProgress)
+        if isinstance(record, str):
+            progress.status(record)
+        elif isinstance(record, export.ExportStarted):
+            progress.begin(len(record.formats), f"Exporting {', '.join(record.formats)} to {record.out}")
+            self.done = 0
+        elif isinstance(record, export.StepStarted):
+            progress.status(f"{record.format}: {record.step}")
+        elif isinstance(record, export.CheckFinished):
+            self.query_one("#checks", DataTable).add_row(*_check_row(record.check))
+        elif isinstance(record, export.FormatExported):
+            self.done += 1
+            progress.advance(self.done)
+            result = record.result
+            self.query_one("#outputs", DataTable).add_row(
+                result.format, _yes_no(result.verified), str(result.path))
+        elif isinstance(record, export.ExportFinished):
+            result = record.result
+            progress.status(f"Done: {len(result.formats)} format(s) in {result.out}, "
+                            f"{'all verified' if result.verified else 'NOT all verified'}")
+            for warning in result.warnings:
+                self.notify(warning, severity="warning", timeout=10)
+
+    def on_stage_finished(self, message: StageFinished) -> None:
+        if message.cancelled:
+            self.query_one(StageProgress).status("Stopped; unfinished folders are not left behind.")
+
+
+def _yes_no(ok: bool) -> Text:
+    return Text("yes", style="green") if ok else Text("no", style="bold red")
+
+
+def _check_row(c) -> tuple:
+    result = Text("ok", style="green") if c.passed else (
+        Text("warn", style="yellow") if c.severity == "quality" else Text("FAIL", style="bold red"))
+    return (c.artifact, c.name, f"{c.value:.3g}", f"{c.op} {c.limit:.3g}", result)

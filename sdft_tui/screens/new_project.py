@@ -1,0 +1,63 @@
+"""The new-project form: name, base model (completed from known ids and folders), held-out share."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.validation import Number
+from textual.widgets import Button, Input, Label, Static
+
+from ..widgets.path_input import PathInput
+from .base import SdftModal
+
+BUILTIN_MODELS = ("tiny-random", "demo", "Qwen/Qwen2-VL-2B-Instruct",
+                  "mlx-community/Qwen2-VL-2B-Instruct-4bit")
+
+
+class NewProjectScreen(SdftModal[str | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "create", "Create")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("New project", classes="dialog-title")
+            yield Input(placeholder="name, e.g. pets", id="name")
+            yield PathInput("tiny-random", words=BUILTIN_MODELS, id="base-model",
+                            placeholder="model id or local folder")
+            yield Static("Base model: " + ", ".join(BUILTIN_MODELS) + ", or a folder",
+                         classes="hint")
+            yield Input("0.3", id="heldout", validators=[Number(minimum=0.0, maximum=0.5)],
+                        placeholder="share of photos held out for the check (0–0.5)")
+            yield Static("", id="form-error", classes="form-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Create", variant="primary", id="create")
+                yield Button("Cancel", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "create":
+            self.action_create()
+        else:
+            self.dismiss(None)
+
+    def on_input_submitted(self) -> None:
+        self.action_create()
+
+    def action_create(self) -> None:
+        from sdft_local.errors import SdftError
+        from sdft_local.store import Store
+
+        heldout = self.query_one("#heldout", Input)
+        if not heldout.is_valid:
+            self._error(f"held-out share {heldout.value!r} must be a number from 0 to 0.5")
+            return
+        name = self.query_one("#name", Input).value
+        model = self.query_one("#base-model", Input).value.strip() or "tiny-random"
+        try:
+            Store.create(name, model, {"heldout_fraction": float(heldout.value)}).close()
+        except SdftError as err:
+            self._error(err.message)
+            return
+        self.dismiss(name.strip())
+
+    def _error(self, text: str) -> None:
+        self.query_one("#form-error", Static).update(text)

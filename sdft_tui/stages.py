@@ -1,0 +1,99 @@
+"""The library calls behind each long-stage screen, as generators a worker can drain.
+
+Each function composes public `sdft_local` entry points exactly as the CLI verb does (settings
+resolved from the project, models opened, the stage's own generator iterated) and adds str status
+lines where the library is silent (loading a model). No pipeline logic lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+
+@dataclass(frozen=True)
+class ChatAnswered:
+    """One model's answer in the try-it chat: `model` is "base" or "tuned"."""
+
+    model: str
+    student: str
+    answer: str
+
+
+def synth_config(settings: dict):
+    from sdft_local.synth import SynthConfig
+    from sdft_local.synth.config import dialogue_from_settings
+
+    return SynthConfig(dialogue=dialogue_from_settings(settings))
+
+
+def synth_records(store, regenerate: bool = False) -> Iterator:
+    """`sdft synth` (or `--regenerate`): dialogues for every training photo that needs them."""
+    from sdft_local.synth import backend_from_settings, open_models, synthesize
+    from sdft_local.synth.run import pending
+
+    config = synth_config(store.project.settings)
+    jobs, considered = pending(store, config, None, regenerate)  # fails fast, before any model
+    if not jobs:
+        yield f"All {considered} training photos have their dialogues (g rewrites them)."
+        return
+    yield f"Loading the base model {store.project.base_model} …"
+    with open_models(store, backend_from_settings(store.project.settings)) as (student, backend):
+        yield from synthesize(store, config, backend=backend, student=student, regenerate=regenerate)
+
+
+def regenerate_records(store, dialogue_id: int) -> Iterator:
+    """`sdft dialogues edit ID --regenerate`: one dialogue written again with fresh choices."""
+    from sdft_local.synth import backend_from_settings, open_models, regenerate_dialogue
+
+    config = synth_config(store.project.settings)
+    yield f"Loading the base model {store.project.base_model} …"
+    with open_models(store, backend_from_settings(store.project.settings)) as (student, backend):
+        yield regenerate_dialogue(store, dialogue_id, config, backend=backend, student=student)
+
+
+def train_records(store, config, resume: bool | int = False) -> Iterator:
+    """`sdft train` (or `--resume`): TrainStarted, TrainProgress..., TrainFinished."""
+    from sdft_local.training import train
+
+    yield "Loading the base model and building examples …"
+    yield from train(store, config, resume=resume)
+
+
+def check_records(store, run: int | None = None) -> Iterator:
+    """`sdft check`: CheckStarted, CheckProgressed..., CheckFinished (stored in the project)."""
+    from sdft_local.check import run_check
+
+    yield "Loading models …"
+    yield from run_check(store, run)
+
+
+def export_records(store, run: int | None, formats, out, options, force: bool) -> Iterator:
+    """`sdft export`: the export's steps, each verification, and its result."""
+    from sdft_local.export import export_run
+
+    yield "Preparing the export …"
+    yield from export_run(store, run, formats, out, options, force=force)
+
+
+def chat_records(store, image: str | None, question: str, max_new_tokens: int = 96) -> Iterator:
+    """The base model's answer, then the tuned model's (the project's current adapter)."""
+    from sdft_local.check.runner import adapter_for_backend
+    from sdft_local.models.student import make_student
+    from sdft_local.training.run import pick_backend
+    from sdft_local.training.runs import current_adapter
+
+    messages = [{"role": "user", "content": question}]
+    backend = pick_backend("auto")
+    base_model = store.project.base_model
+    yield f"Loading the base model {base_model} …"
+    base = make_student(base_model, backend)
+    yield ChatAnswered("base", base.name, base.generate(image, messages, max_new_tokens=max_new_tokens))
+    found = current_adapter(store)
+    if found is None:
+        yield "No trained adapter yet: train one to compare (t on the project screen)."
+        return
+    del base
+    yield f"Loading the tuned model ({found[0].name}) …"
+    tuned = make_student(base_model, backend, adapter=adapter_for_backend(found[1], backend))
+    yield ChatAnswered("tuned", tuned.name, tuned.generate(image, messages, max_new_tokens=max_new_tokens))

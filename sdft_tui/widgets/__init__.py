@@ -1,0 +1,1 @@
+"""Reusable widgets: path completion, photo previews, charts."""

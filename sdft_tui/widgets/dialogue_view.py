@@ -1,0 +1,39 @@
+"""One stored dialogue, turn by turn: question, answer, loss weight and who wrote the answer."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+KIND_LABEL = {"caption": "caption (foundation)", "negative": "negative (contrastive)",
+              "entity": "entity (knowledge)"}
+
+
+def dialogue_text(record) -> Text:
+    text = Text()
+    text.append(f"Dialogue {record.id}", style="bold")
+    text.append(f" — {record.entity}, photo {record.photo_id} ({record.split}), "
+                f"variant {record.variant}, {record.status}\n")
+    for i, turn in enumerate(record.turns, 1):
+        text.append(f"\n{i}. {KIND_LABEL.get(turn.kind, turn.kind)}", style="bold")
+        text.append(f" · weight {turn.weight:g} · by {turn.source}\n", style="dim")
+        text.append("Q: ", style="bold cyan")
+        text.append(turn.question + "\n")
+        text.append("A: ", style="bold green")
+        text.append(turn.answer + "\n")
+    prov = record.provenance
+    edits = len(prov.get("edits", []))
+    text.append(f"\nstudent {prov.get('student', '?')} · turn 3 backend "
+                f"{prov.get('synth_backend', '?')} · generation {prov.get('generation', 0)}"
+                + (f" · {edits} edit(s)" if edits else ""), style="dim")
+    return text
+
+
+class DialogueView(VerticalScroll):
+    def compose(self):
+        yield Static("Select a dialogue.", id="dialogue-text")
+
+    def show(self, record) -> None:
+        self.query_one("#dialogue-text", Static).update(
+            dialogue_text(record) if record else Text("No dialogue selected."))

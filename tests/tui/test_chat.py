@@ -1,0 +1,42 @@
+"""Try it: the base and the tuned model answer about a photo, side by side."""
+
+import pytest
+
+from sdft_tui.app import make_app
+from sdft_tui.messages import StageFinished, StageProgressed
+from sdft_tui.screens.chat import ChatScreen
+from sdft_tui.stages import ChatAnswered
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_base_and_tuned_answers_side_by_side(trained_project, recorder):
+    heldout = trained_project.photos(split="heldout")[0]
+    app = make_app()
+    async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
+        await pilot.press("y")
+        screen = app.screen
+        assert isinstance(screen, ChatScreen)
+        assert screen.query_one("#photo").value == str(trained_project.photo_path(heldout.sha256))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: recorder.of(StageFinished), timeout=120)
+        base_pane = str(screen.query_one("#answer-base").content)
+        tuned_pane = str(screen.query_one("#answer-tuned").content)
+    base, tuned = [m.record for m in recorder.of(StageProgressed) if isinstance(m.record, ChatAnswered)]
+    assert (base.model, base.student) == ("base", "torch:tiny-random")
+    assert tuned.model == "tuned" and tuned.student.startswith("torch:") and "adapter" in tuned.student
+    assert base_pane == f"{base.answer or '(empty answer)'}\n\n{base.student}"
+    assert tuned_pane == f"{tuned.answer or '(empty answer)'}\n\n{tuned.student}"
+
+
+async def test_a_missing_photo_is_refused_before_loading_anything(trained_project, tmp_path):
+    app = make_app()
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("y")
+        app.screen.query_one("#photo").value = str(tmp_path / "nope.jpg")
+        app.screen.query_one("#question").focus()
+        await pilot.press("enter")
+        [note] = list(app._notifications)
+        assert "nope.jpg: no such file" in note.message and not app.screen.running
