@@ -15,8 +15,11 @@ $(VENV)/.setup-done: pyproject.toml constraints.txt scripts/setup.sh
 test: setup
 	$(PY) -m pytest -q
 
+# The demo keeps its state in ./out/demo-home unless SDFT_HOME says otherwise. Its base model is
+# the locally built tiny-random Qwen2-VL until the pretrained demo model ships (DEMO_MODEL=demo).
+DEMO_MODEL ?= tiny-random
 demo: setup
-	$(PY) scripts/quickstart.py
+	SDFT_HOME=$${SDFT_HOME:-$(CURDIR)/out/demo-home} $(PY) -m sdft_local.cli demo --reset --base-model $(DEMO_MODEL)
 
 lint: setup
 	$(VENV)/bin/lint-imports

@@ -1,15 +1,18 @@
 """MLX: fused chunked output projection + cross-entropy / KL, and the full-logits references.
 
-Owns the math for mlx arrays. The fused forward is an `mx.custom_function` that reduces logits
-`chunk_size` positions x `vocab_chunk` tokens at a time with an online logsumexp (fp32, bf16
-inputs upcast per chunk) and keeps only per-position statistics; its explicit VJP recomputes each
-logits chunk and turns it into both gradients, G @ W for the hidden states and G.T @ h for the
-weight, with G = g * (softmax - onehot) for CE and g * (p_tuned - p_base) for KL. MLX is lazy:
-when only the hidden states are differentiated, the weight-gradient half of the graph is never
-evaluated. Unlike the torch path, the forward does not also accumulate the hidden-state
-gradient: a custom function's outputs are all computed whenever one is used, so forward-only
-callers (checks, evaluation) would pay for it. Does not own validation or dispatch
-(`sdft_kernels.api`).
+Owns the math for mlx arrays. The fused forward is an `mx.custom_function` that works on logits
+`chunk_size` positions x `vocab_chunk` tokens at a time (fp32; bf16 inputs upcast per chunk) and
+keeps only per-position statistics, merged across vocabulary chunks like the components of a
+mixture: the logsumexp, and (softmax - onehot) @ W (KL: (p_tuned - p_base) @ W), which is the
+hidden-state gradient for a grad_output of 1. Its explicit VJP scales that by the per-position
+grad_output; the weight gradient G.T @ h (G = g * (softmax - onehot), or g * (p_tuned - p_base))
+recomputes each logits chunk and, MLX being lazy, runs only when the weight's gradient is asked.
+
+Trade-off: a custom function's outputs are all computed whenever one is used, so forward-only
+callers also pay for the gradient statistics (CE: two matmul passes instead of one; KL: four
+instead of two). In exchange a training step with a frozen weight costs the same matmuls as the
+full-logits reference (KL: four against three) instead of one more pass for a recompute.
+Does not own validation or dispatch (`sdft_kernels.api`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def _log_softmax(logits: mx.array) -> mx.array:
 def fused_linear_cross_entropy(
     hidden: mx.array, weight: mx.array, targets: mx.array, chunk_size: int, vocab_chunk: int
 ) -> mx.array:
-    return _cross_entropy_function(chunk_size, vocab_chunk)(hidden, weight, targets)
+    return _cross_entropy_function(chunk_size, vocab_chunk)(hidden, weight, targets)[0]
 
 
 def fused_linear_kl(
@@ -86,41 +89,56 @@ def _after(x: mx.array, previous) -> mx.array:
     """x, made to wait for `previous`, so chunk k+1 is not computed before chunk k is reduced.
 
     Left alone, MLX may run the independent matmuls of many chunks before their reductions
-    (measured, KL forward at 512 x 65,536: 368 MB peak without, 192 MB with). In the backward
-    the chain runs through the hidden-state gradient: asking for the weight gradient alone then
-    evaluates dh as well, a matmul that no LoRA trainer avoids anyway.
+    (measured, KL forward at 512 x 65,536: 368 MB peak without, 192 MB with).
     """
     return x if previous is None else mx.depends(x, previous)
 
 
-def _online_logsumexp(h32: mx.array, grid: _Chunks) -> mx.array:
-    """logsumexp of h32 @ W.T per row, one vocabulary chunk at a time."""
-    lse = [None] * len(grid.rows)
-    for v0, v1 in grid.vocab:
-        w = grid.weight_rows(v0, v1)
-        for i, (c0, c1) in enumerate(grid.rows):
-            part = mx.logsumexp(_after(h32[c0:c1], lse[i]) @ w.T, axis=1)
-            lse[i] = part if lse[i] is None else mx.logaddexp(lse[i], part)
-    return mx.concatenate(lse)
+def _softmax_part(logits: mx.array, w: mx.array, *extra: mx.array) -> tuple:
+    """One vocabulary part: (logsumexp, softmax @ W, sum(softmax * e) for each e in extra),
+    the softmax taken over this part only; `_merge` combines parts."""
+    lse = mx.logsumexp(logits, axis=1)
+    p = mx.exp(logits - lse[:, None])
+    return (lse, p @ w, *((p * e).sum(axis=1) for e in extra))
 
 
-def _project_back(h32: mx.array, grid: _Chunks, grad_logits, fix_rows=None):
-    """dh = G @ W and dW = G.T @ h (fp32), G built chunk by chunk by grad_logits(hc, c0, c1, w).
+def _merge(total: tuple | None, part: tuple) -> tuple:
+    """Two vocabulary parts merged like the components of a mixture, weighted exp(lse_part - lse)."""
+    if total is None:
+        return part
+    lse = mx.logaddexp(total[0], part[0])
+    mine, theirs = mx.exp(total[0] - lse), mx.exp(part[0] - lse)
+    merged = (_scaled(a, mine) + _scaled(b, theirs) for a, b in zip(total[1:], part[1:]))
+    return (lse, *merged)
+
+
+def _scaled(x: mx.array, per_row: mx.array) -> mx.array:
+    return x * (per_row if x.ndim == 1 else per_row[:, None])
+
+
+def _columns(per_chunk: list[tuple]) -> list[mx.array]:
+    """Per-row-chunk tuples of statistics -> one array per statistic over all rows."""
+    return [mx.concatenate(column) for column in zip(*per_chunk)]
+
+
+def _weight_gradient(h32: mx.array, grid: _Chunks, grad_logits, fix_rows=None) -> mx.array:
+    """dW = G.T @ h, G built chunk by chunk by grad_logits(hc, c0, c1, w) and dropped.
 
     `fix_rows(rows, v0, v1)` may adjust each fp32 block of dW before it is cast and written.
+    Lazy: none of this runs unless the caller asked for the weight's gradient.
     """
-    dh = [None] * len(grid.rows)
+    # Written block by block into one buffer (MLX updates it in place): joining the blocks at
+    # the end would hold dW twice. No `_after` chain here: it kept the blocks alive (measured,
+    # 512 x 65,536: 764 MB peak with, 584 MB without, for a 384 MB dW).
     dw = mx.zeros(grid.weight.shape, dtype=grid.weight.dtype)
     for v0, v1 in grid.vocab:
         w = grid.weight_rows(v0, v1)
         rows = None
-        for i, (c0, c1) in enumerate(grid.rows):
-            g_chunk = grad_logits(_after(h32[c0:c1], dh[i]), c0, c1, w)
-            dh[i] = _add(dh[i], g_chunk @ w)
-            rows = _add(rows, g_chunk.T @ h32[c0:c1])
+        for c0, c1 in grid.rows:
+            rows = _add(rows, grad_logits(h32[c0:c1], c0, c1, w).T @ h32[c0:c1])
         rows = rows if fix_rows is None else fix_rows(rows, v0, v1)
         dw[v0:v1] = rows.astype(grid.weight.dtype)
-    return mx.concatenate(dh), dw
+    return dw
 
 
 def _add(total: mx.array | None, part: mx.array) -> mx.array:
@@ -130,8 +148,18 @@ def _add(total: mx.array | None, part: mx.array) -> mx.array:
 # ---------------------------------------------------------------- cross-entropy
 
 
-def _target_logits(h32: mx.array, weight: mx.array, targets: mx.array) -> mx.array:
-    return (h32 * weight[targets].astype(F32)).sum(axis=1)
+def _ce_forward(h32: mx.array, weight: mx.array, targets: mx.array, grid: _Chunks):
+    """(ce, (softmax - onehot) @ W) per row: the CE and its hidden-state gradient for g = 1."""
+    stats = [None] * len(grid.rows)
+    for v0, v1 in grid.vocab:
+        w = grid.weight_rows(v0, v1)
+        for i, (c0, c1) in enumerate(grid.rows):
+            previous = None if stats[i] is None else list(stats[i])
+            logits = _after(h32[c0:c1], previous) @ w.T
+            stats[i] = _merge(stats[i], _softmax_part(logits, w))
+    lse, softmax_w = _columns(stats)
+    target_w = weight[targets].astype(F32)
+    return lse - (h32 * target_w).sum(axis=1), softmax_w - target_w
 
 
 @lru_cache(maxsize=16)
@@ -141,24 +169,23 @@ def _cross_entropy_function(chunk_size: int, vocab_chunk: int):
     @mx.custom_function
     def cross_entropy(hidden, weight, targets):
         h32 = hidden.astype(F32)
-        lse = _online_logsumexp(h32, _Chunks(h32.shape[0], weight, chunks))
-        return lse - _target_logits(h32, weight, targets)
+        return _ce_forward(h32, weight, targets, _Chunks(h32.shape[0], weight, chunks))
 
     @cross_entropy.vjp
-    def cross_entropy_vjp(primals, cotangent, output):
+    def cross_entropy_vjp(primals, cotangents, outputs):
         hidden, weight, targets = primals
-        dh, dw = _ce_gradients(hidden, weight, targets, output, cotangent, chunks)
+        (ce, dh_unit), g = outputs, cotangents[0].astype(F32)
+        dh = (g[:, None] * dh_unit).astype(hidden.dtype)
+        dw = _ce_weight_gradient(hidden.astype(F32), weight, targets, ce, g, chunks)
         # Zeros, not None: mlx 0.32 shifts later cotangents when a None sits before them.
         return dh, dw, mx.zeros_like(targets)
 
     return cross_entropy
 
 
-def _ce_gradients(hidden, weight, targets, ce, cotangent, chunks):
-    h32, g = hidden.astype(F32), cotangent.astype(F32)
-    target_w = weight[targets].astype(F32)
-    lse = ce + (h32 * target_w).sum(axis=1)
-    grid = _Chunks(h32.shape[0], weight, chunks)
+def _ce_weight_gradient(h32, weight, targets, ce, g, chunks):
+    """dW for G = g * (softmax - onehot(targets)), the logits recomputed chunk by chunk."""
+    lse = ce + (h32 * weight[targets].astype(F32)).sum(axis=1)
     gh = g[:, None] * h32
 
     def grad_logits(hc, c0, c1, w):
@@ -170,42 +197,28 @@ def _ce_gradients(hidden, weight, targets, ce, cotangent, chunks):
         inside = (local >= 0) & (local < v1 - v0)
         return rows.at[mx.where(inside, local, 0)].subtract(mx.where(inside[:, None], gh, 0.0))
 
-    dh, dw = _project_back(h32, grid, grad_logits, fix_rows)
-    return (dh - g[:, None] * target_w).astype(hidden.dtype), dw
+    return _weight_gradient(h32, _Chunks(h32.shape[0], weight, chunks), grad_logits, fix_rows)
 
 
 # ---------------------------------------------------------------- KL
 
 
-def _kl_statistics(h32: mx.array, hb32: mx.array, grid: _Chunks):
-    """(kl, lse_tuned, lse_base) with KL = E_q[l_base - l_tuned] - lse_base + lse_tuned.
+def _kl_forward(h32: mx.array, hb32: mx.array, grid: _Chunks):
+    """(kl, lse_tuned, lse_base, (p_tuned - p_base) @ W) per row.
 
-    Each vocabulary chunk contributes its own logsumexp and its expectation under the chunk's
-    local softmax; chunks merge like the parts of a mixture, weighted by exp(lse_part - lse).
+    KL(q || p) = E_q[l_base - l_tuned] - lse_base + lse_tuned; every term is a softmax statistic
+    that merges across vocabulary parts.
     """
-    stats = [None] * len(grid.rows)
+    tuned, base = [None] * len(grid.rows), [None] * len(grid.rows)
     for v0, v1 in grid.vocab:
         w = grid.weight_rows(v0, v1)
         for i, (c0, c1) in enumerate(grid.rows):
-            previous = None if stats[i] is None else list(stats[i])
-            tuned, base = (_after(x[c0:c1], previous) @ w.T for x in (h32, hb32))
-            stats[i] = _merge_kl(stats[i], _kl_part(tuned, base))
-    lse_tuned, lse_base, cross = (mx.concatenate(column) for column in zip(*stats))
-    return cross - lse_base + lse_tuned, lse_tuned, lse_base
-
-
-def _kl_part(tuned: mx.array, base: mx.array):
-    lse_base = mx.logsumexp(base, axis=1)
-    cross = (mx.exp(base - lse_base[:, None]) * (base - tuned)).sum(axis=1)
-    return mx.logsumexp(tuned, axis=1), lse_base, cross
-
-
-def _merge_kl(total, part):
-    if total is None:
-        return part
-    lse_base = mx.logaddexp(total[1], part[1])
-    cross = total[2] * mx.exp(total[1] - lse_base) + part[2] * mx.exp(part[1] - lse_base)
-    return mx.logaddexp(total[0], part[0]), lse_base, cross
+            previous = None if base[i] is None else [*tuned[i], *base[i]]
+            t_logits, b_logits = (_after(x[c0:c1], previous) @ w.T for x in (h32, hb32))
+            tuned[i] = _merge(tuned[i], _softmax_part(t_logits, w))
+            base[i] = _merge(base[i], _softmax_part(b_logits, w, b_logits - t_logits))
+    (lse_tuned, tuned_w), (lse_base, base_w, cross) = _columns(tuned), _columns(base)
+    return cross - lse_base + lse_tuned, lse_tuned, lse_base, tuned_w - base_w
 
 
 @lru_cache(maxsize=16)
@@ -215,21 +228,22 @@ def _kl_function(chunk_size: int, vocab_chunk: int):
     @mx.custom_function
     def kl(hidden, base_hidden, weight):
         h32, hb32 = hidden.astype(F32), base_hidden.astype(F32)
-        # The two logsumexps ride along as outputs so the VJP need not recompute them.
-        return _kl_statistics(h32, hb32, _Chunks(h32.shape[0], weight, chunks))
+        return _kl_forward(h32, hb32, _Chunks(h32.shape[0], weight, chunks))
 
     @kl.vjp
     def kl_vjp(primals, cotangents, outputs):
         hidden, base_hidden, weight = primals
-        h32, hb32, g = hidden.astype(F32), base_hidden.astype(F32), cotangents[0].astype(F32)
-        _, lse_tuned, lse_base = outputs
+        _, lse_tuned, lse_base, dh_unit = outputs
+        g = cotangents[0].astype(F32)
+        h32, hb32 = hidden.astype(F32), base_hidden.astype(F32)
 
         def grad_logits(hc, c0, c1, w):
             p = mx.exp(hc @ w.T - lse_tuned[c0:c1, None])
-            q = mx.exp(mx.depends(hb32[c0:c1], hc) @ w.T - lse_base[c0:c1, None])
+            q = mx.exp(hb32[c0:c1] @ w.T - lse_base[c0:c1, None])
             return (p - q) * g[c0:c1, None]
 
-        dh, dw = _project_back(h32, _Chunks(h32.shape[0], weight, chunks), grad_logits)
-        return dh.astype(hidden.dtype), mx.zeros_like(base_hidden), dw
+        dw = _weight_gradient(h32, _Chunks(h32.shape[0], weight, chunks), grad_logits)
+        dh = (g[:, None] * dh_unit).astype(hidden.dtype)
+        return dh, mx.zeros_like(base_hidden), dw
 
     return kl

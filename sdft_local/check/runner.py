@@ -70,6 +70,21 @@ def run_check(store, run: int | str | None = None, config: CheckConfig | None = 
     yield CheckFinished(report, record_check(store, report) if record else None)
 
 
+def base_knowledge(store, config: CheckConfig | None = None) -> Iterator[object]:
+    """Generator returning the base model's `KnowledgeReport` (the "before" of a before/after)."""
+    from ..models.registry import resolve_model
+    from ..training.run import pick_backend
+
+    config = config or resolve_check_config(store.project.settings)
+    model_dir, backend = resolve_model(store.project.base_model), pick_backend(config.backend)
+    suite = general_suite(config.image_probes, config.text_probes, config.probe_seed)
+    student = yield from _loaded(model_dir, backend, None, "loading base model")
+    plans = plan_knowledge(store, suite.photos(config.easy_negatives), config.fact_options)
+    knowledge = yield from measure_knowledge(BatchScorer(student, config.batch_size), plans,
+                                             recall_tokens=config.recall_tokens)
+    return knowledge
+
+
 def _tuned_side(store, model_dir, backend, adapter, suite, base, bleed_photos, config):
     """The tuned model's retention (with bleed when there are entities) and knowledge."""
     base_suite, base_bleed = base

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("sdft_local.cli.train", "train_cmd"),
     "check": ("sdft_local.cli.check", "check_cmd"),
     "export": ("sdft_local.cli.export", "export_cmd"),
+    "demo": ("sdft_local.cli.demo", "demo_cmd"),
     "tui": ("sdft_local.cli.tui", "tui_cmd"),
 }
 

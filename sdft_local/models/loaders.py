@@ -8,6 +8,8 @@ and pixel values. It does not resolve ids (see `registry.py`) or run the model (
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from pathlib import Path
 
 from ..errors import ConfigError, ModelError
@@ -56,11 +58,29 @@ def load_torch_student(path: str | Path, *, device: str = "auto", dtype=None):
         raise ModelError(f"{path}: MLX-quantized weights cannot be loaded with torch; use the mlx "
                          "backend, or the Hugging Face weights (Qwen/Qwen2-VL-2B-Instruct)")
     device = pick_device(device)
-    model = Qwen2VLForConditionalGeneration.from_pretrained(
-        str(path), dtype=pick_dtype(device, dtype), use_safetensors=True,
-        trust_remote_code=False, local_files_only=True,
-    )
+    with quiet_transformers():
+        model = Qwen2VLForConditionalGeneration.from_pretrained(
+            str(path), dtype=pick_dtype(device, dtype), use_safetensors=True,
+            trust_remote_code=False, local_files_only=True,
+        )
     return model.to(device).eval(), load_processor(path)
+
+
+@contextmanager
+def quiet_transformers():
+    """Silence transformers' per-load progress bar and config notices for the duration (the
+    CLI and the app draw their own progress; the previous settings are restored)."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def load_mlx_student(path: str | Path, *, adapter: str | Path | None = None):

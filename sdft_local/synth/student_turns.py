@@ -9,6 +9,8 @@ the photo is encoded once, and each variant rewinds to just after it.
 
 from __future__ import annotations
 
+import unicodedata
+
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -46,10 +48,19 @@ def student_turns(session, student_name: str, subject: Subject, others: Iterable
     return first, _negative_turn(session, student_name, options, config)
 
 
+def printable(text: str) -> str:
+    """NFC text (the tokenizer normalizes to it) without undecodable bytes (U+FFFD from a token
+    that split a UTF-8 sequence) or control characters: anything else would not survive the
+    round trip through the tokenizer in training."""
+    kept = (ch for ch in text if ch in "\n\t" or (ch != "\ufffd" and unicodedata.category(ch)[0] != "C"))
+    return unicodedata.normalize("NFC", "".join(kept)).strip()
+
+
 def _whole_sentences(session, answer: str) -> str:
     """The answer without a last sentence the token budget cut off (training on it would teach
-    the model to stop mid-sentence); the session records the same text."""
-    trimmed = trim_unfinished(answer)
+    the model to stop mid-sentence) or characters that cannot round-trip; the session records
+    the same text."""
+    trimmed = trim_unfinished(printable(answer))
     if trimmed != answer:
         session.replace_last_answer(trimmed)
     return trimmed

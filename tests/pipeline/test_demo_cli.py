@@ -1,0 +1,24 @@
+"""`sdft demo` end to end through the real CLI (on the tiny model: the demo model is optional)."""
+
+import json
+
+from click.testing import CliRunner
+
+from sdft_local.cli import cli
+
+
+def test_demo_runs_every_stage_and_reports_before_and_after(tiny_model_dir, tmp_path):
+    args = ["demo", "--base-model", str(tiny_model_dir), "--steps", "2", "--backend", "torch",
+            "--out", str(tmp_path / "export"), "--json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    for key in ("recognition", "facts", "name_recall"):
+        assert set(report[key]) == {"before", "after"}
+        assert report[key]["before"] is not None and report[key]["after"] is not None
+    assert report["train"]["state"] == "finished" and report["train"]["steps"] == 2
+    assert report["gate"]["verdict"] in ("pass", "warn", "fail")
+    assert report["export"]["verified"] and set(report["export"]["formats"]) == {"peft", "gguf"}
+    assert (tmp_path / "export" / "gguf" / "manifest.json").is_file()
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 1 and "--reset" in again.output
