@@ -28,11 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sdft_kernels.blas import find_openblas, mlx_cpu_blas_env, openblas_preloaded  # noqa: E402
+from sdft_kernels.blas import find_openblas, mlx_cpu_blas_env, openblas_preloaded, reexec_with_openblas  # noqa: E402
 
 GRADS = {"hidden": (0,), "hidden+weight": (0, 1)}
 IMPLS = ("reference", "fused")
-REEXEC_FLAG = "SDFT_BENCH_REEXECUTED"
 
 
 def main() -> None:
@@ -40,7 +39,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(_run_child(json.loads(args.child))))
         return
-    _reexec_with_openblas()
+    reexec_with_openblas()
     print(json.dumps(_run_all(args), indent=2))
 
 
@@ -58,16 +57,6 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--vocab-chunk", type=int, default=None)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser.parse_args()
-
-
-def _reexec_with_openblas() -> None:
-    """Start again with OpenBLAS preloaded (children inherit it) when it exists and is not yet."""
-    if openblas_preloaded() or os.environ.get(REEXEC_FLAG):
-        return
-    env = mlx_cpu_blas_env()
-    if env is not None:
-        env[REEXEC_FLAG] = "1"
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 # ---------------------------------------------------------------- parent

@@ -35,9 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sdft_kernels.blas import mlx_cpu_blas_env, openblas_preloaded  # noqa: E402
+from sdft_kernels.blas import openblas_preloaded, reexec_with_openblas  # noqa: E402
 
-REEXEC_FLAG = "SDFT_BENCH_REEXECUTED"
 SLICE = dict(hidden_size=1536, num_attention_heads=12, num_key_value_heads=2, intermediate_size=8960,
              num_hidden_layers=2, mrope_section=(16, 24, 24), vocab_multiple=151936, vision_depth=2,
              vision_embed_dim=1280, vision_num_heads=16, vision_mlp_ratio=4, max_pixels=448 * 448,
@@ -52,7 +51,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(_run_child(json.loads(args.child))))
         return
-    _reexec_with_openblas()
+    reexec_with_openblas()
     print(json.dumps(_run_all(args), indent=2))
 
 
@@ -69,15 +68,6 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "sdft-bench-train"))
     parser.add_argument("--child", help=argparse.SUPPRESS)
     return parser.parse_args()
-
-
-def _reexec_with_openblas() -> None:
-    if openblas_preloaded() or os.environ.get(REEXEC_FLAG):
-        return
-    env = mlx_cpu_blas_env()
-    if env is not None:
-        env[REEXEC_FLAG] = "1"
-        os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 # ---------------------------------------------------------------- parent

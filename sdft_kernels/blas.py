@@ -46,3 +46,19 @@ def mlx_cpu_blas_env(base: dict[str, str] | None = None) -> dict[str, str] | Non
     if path not in items:
         env["LD_PRELOAD"] = " ".join([path, *items])
     return env
+
+
+REEXEC_FLAG = "SDFT_REEXECUTED_WITH_OPENBLAS"
+
+
+def reexec_with_openblas() -> None:
+    """Restart this script with OpenBLAS preloaded (children inherit it), once, when it exists.
+
+    For entry points that measure MLX on Linux CPU (benchmarks); a library never calls this.
+    """
+    if openblas_preloaded() or os.environ.get(REEXEC_FLAG):
+        return
+    env = mlx_cpu_blas_env()
+    if env is not None:
+        env[REEXEC_FLAG] = "1"
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)

@@ -60,28 +60,13 @@ def open_gguf(model: Path, *, lora: Path | None = None, mmproj: Path | None = No
 
 def _vision_handler(llm, mmproj: Path):
     """MTMDChatHandler with its mtmd context made here, without the warm-up pass."""
-    import llama_cpp.mtmd_cpp as mtmd
-    from llama_cpp._utils import suppress_stdout_stderr
     from llama_cpp.llama_chat_format import MTMDChatHandler
 
+    from ..models.llamacpp import attach_mmproj
+
     handler = MTMDChatHandler(clip_model_path=str(mmproj), verbose=False, use_gpu=False)
-    params = mtmd.mtmd_context_params_default()
-    params.use_gpu = False
-    params.print_timings = False
-    params.n_threads = llm.n_threads
-    params.warmup = False
-    with suppress_stdout_stderr(disable=False):
-        ctx = mtmd.mtmd_init_from_file(str(mmproj).encode(), llm.model, params)
-    if ctx is None:
+    if not attach_mmproj(llm, handler, mmproj, use_gpu=False):
         raise ExportError(f"llama.cpp's mtmd could not load {mmproj.name}; the mmproj is invalid")
-    handler.mtmd_ctx = ctx
-
-    def free():
-        with suppress_stdout_stderr(disable=False):
-            mtmd.mtmd_free(ctx)
-        handler.mtmd_ctx = None
-
-    llm._stack.callback(free)
     return handler
 
 

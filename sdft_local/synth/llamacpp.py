@@ -105,30 +105,13 @@ def _load_llama(path: Path, config: BackendConfig, chat_handler):
 
 
 def _init_vision(llm, handler, mmproj: Path, *, use_gpu: bool) -> None:
-    """Create the handler's mtmd context now, without its warm-up pass on a large dummy image
-    (seconds on a CPU even for a tiny model); the first real photo pays that cost instead."""
-    import llama_cpp.mtmd_cpp as mtmd
-    from llama_cpp._utils import suppress_stdout_stderr
+    """Attach the vision projector now (without mtmd's slow warm-up), or fail naming the file."""
+    from ..models.llamacpp import attach_mmproj
 
-    params = mtmd.mtmd_context_params_default()
-    params.use_gpu = use_gpu
-    params.print_timings = False
-    params.n_threads = llm.n_threads
-    params.warmup = False
-    with suppress_stdout_stderr(disable=False):
-        ctx = mtmd.mtmd_init_from_file(str(mmproj).encode(), llm.model, params)
-    if ctx is None:
+    if not attach_mmproj(llm, handler, mmproj, use_gpu=use_gpu):
         llm.close()
         raise ModelError(f"{mmproj.name}: llama.cpp cannot load it as a vision projector "
                          f"(mmproj) for {Path(llm.model_path).name}")
-    handler.mtmd_ctx = ctx
-
-    def free() -> None:
-        with suppress_stdout_stderr(disable=False):
-            mtmd.mtmd_free(ctx)
-        handler.mtmd_ctx = None
-
-    llm._stack.callback(free)
 
 
 def _with_image(messages: list[dict], image: Path) -> list[dict]:
