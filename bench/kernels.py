@@ -28,7 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sdft_kernels.blas import find_openblas, mlx_cpu_blas_env, openblas_preloaded, reexec_with_openblas  # noqa: E402
+from sdft_kernels.blas import (  # noqa: E402
+    find_openblas,
+    mlx_cpu_blas_env,
+    openblas_preloaded,
+    reexec_with_openblas,
+)
 
 GRADS = {"hidden": (0,), "hidden+weight": (0, 1)}
 IMPLS = ("reference", "fused")
@@ -128,7 +133,8 @@ def _allocator_ratio(ref: dict, fused: dict) -> dict:
     if "mlx_allocator_peak_mb" not in ref:
         return {}
     peaks = {"reference": ref["mlx_allocator_peak_mb"], "fused": fused["mlx_allocator_peak_mb"]}
-    return {"mlx_allocator_peak_mb": peaks, "mlx_allocator_peak_ratio": _ratio(peaks["fused"], peaks["reference"])}
+    ratio = _ratio(peaks["fused"], peaks["reference"])
+    return {"mlx_allocator_peak_mb": peaks, "mlx_allocator_peak_ratio": ratio}
 
 
 def _ratio(a: float, b: float) -> float | None:

@@ -36,6 +36,8 @@ def linear_cross_entropy(
     _check_common(hidden, weight, chunk_size, vocab_chunk)
     _check_targets(hidden, targets)
     ops = _framework(hidden)
+    if hidden.shape[0] == 0:
+        return ops.no_positions(hidden, weight)
     if resolve_impl(impl) == "reference":
         return ops.reference_linear_cross_entropy(hidden, weight, targets)
     vocab_chunk = ops.DEFAULT_VOCAB_CHUNK if vocab_chunk is None else vocab_chunk
@@ -64,6 +66,8 @@ def linear_kl(
             f"{tuple(hidden.shape)}: pass the base model's hidden states at the same positions"
         )
     ops = _framework(hidden)
+    if hidden.shape[0] == 0:
+        return ops.no_positions(hidden, weight)
     if resolve_impl(impl) == "reference":
         return ops.reference_linear_kl(hidden, base_hidden, weight)
     vocab_chunk = ops.DEFAULT_VOCAB_CHUNK if vocab_chunk is None else vocab_chunk
@@ -71,7 +75,8 @@ def linear_kl(
 
 
 def resolve_impl(impl: str) -> str:
-    """"fused" or "reference": an explicit choice wins, "auto" follows $SDFT_KERNEL_IMPL or fused."""
+    """The path to run: an explicit "fused"/"reference" wins; "auto" follows $SDFT_KERNEL_IMPL,
+    else fused."""
     if impl not in IMPLS:
         raise ValueError(f"impl={impl!r} is not one of {', '.join(IMPLS)}")
     if impl != "auto":

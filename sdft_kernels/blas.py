@@ -3,8 +3,9 @@
 The Linux mlx-cpu wheel links the netlib reference BLAS (about 6 GFLOP/s here). Preloading a
 system OpenBLAS (Debian: libopenblas0-pthread) makes its `cblas_sgemm` win symbol resolution,
 about 30x faster, with no change to MLX itself. The preload must be in place when the process
-starts, so this module only finds the library and builds an environment for a child process;
-it never changes the running one. Does not own any kernel.
+starts: this module finds the library, builds the environment for a child process, and lets a
+benchmark script restart itself with it (`reexec_with_openblas`); library code never calls that.
+Does not own any kernel.
 """
 
 from __future__ import annotations

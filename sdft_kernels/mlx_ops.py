@@ -31,7 +31,9 @@ DEFAULT_VOCAB_CHUNK = 2048
 # ---------------------------------------------------------------- references
 
 
-def reference_linear_cross_entropy(hidden: mx.array, weight: mx.array, targets: mx.array) -> mx.array:
+def reference_linear_cross_entropy(
+    hidden: mx.array, weight: mx.array, targets: mx.array
+) -> mx.array:
     """Plain math: full fp32 logits, then cross-entropy per position."""
     logits = hidden.astype(F32) @ weight.astype(F32).T
     target_logits = mx.take_along_axis(logits, targets[:, None], axis=1)[:, 0]
@@ -51,6 +53,11 @@ def _log_softmax(logits: mx.array) -> mx.array:
 
 
 # ---------------------------------------------------------------- entry points
+
+
+def no_positions(hidden: mx.array, weight: mx.array) -> mx.array:
+    """The (0,) fp32 loss of an empty selection, still connected to both inputs (zero gradients)."""
+    return (hidden.astype(F32) @ weight[:1].astype(F32).T).sum(axis=1)
 
 
 def fused_linear_cross_entropy(
@@ -103,7 +110,7 @@ def _softmax_part(logits: mx.array, w: mx.array, *extra: mx.array) -> tuple:
 
 
 def _merge(total: tuple | None, part: tuple) -> tuple:
-    """Two vocabulary parts merged like the components of a mixture, weighted exp(lse_part - lse)."""
+    """Two vocabulary parts merged like mixture components, weighted exp(lse_part - lse)."""
     if total is None:
         return part
     lse = mx.logaddexp(total[0], part[0])

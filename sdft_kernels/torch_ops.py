@@ -53,6 +53,11 @@ def reference_linear_kl(
 # ---------------------------------------------------------------- entry points
 
 
+def no_positions(hidden: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """The (0,) fp32 loss of an empty selection, still connected to both inputs (zero gradients)."""
+    return (hidden.to(F32) @ weight[:1].to(F32).t()).sum(dim=1)
+
+
 def fused_linear_cross_entropy(
     hidden: torch.Tensor,
     weight: torch.Tensor,
@@ -117,7 +122,7 @@ class _Online:
         self.acc = torch.zeros_like(like, dtype=F32) if want_acc else None
 
     def update(self, span: tuple[int, int], logits: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        """Fold one logits chunk in; turns `logits` into exp(logits - m) in place; returns rescale."""
+        """Fold a logits chunk in (it becomes exp(logits - m), in place); returns the rescale."""
         m, s = self.m[span[0] : span[1]], self.s[span[0] : span[1]]
         new_m = torch.maximum(m, logits.amax(dim=1))
         rescale = (m - new_m).exp_()
@@ -280,7 +285,8 @@ class _LinearKL(torch.autograd.Function):
             h32, hb32 = hidden.to(F32), base_hidden.detach().to(F32)
             stats = _kl_forward(h32, hb32, weight, chunk_size, vocab_chunk, want_acc=not need_dw)
         if need_dw:
-            ctx.save_for_backward(hidden, base_hidden.detach(), weight, stats.lse_tuned, stats.lse_base)
+            lse = (stats.lse_tuned, stats.lse_base)
+            ctx.save_for_backward(hidden, base_hidden.detach(), weight, *lse)
         else:
             ctx.save_for_backward(stats.dh_unit)
         return stats.kl

@@ -1,4 +1,4 @@
-"""Shared settings for the kernel tests: the `slow` marker, single-threaded torch for small shapes."""
+"""Shared settings for the kernel tests: the `slow` marker, one torch thread for small shapes."""
 
 import sys
 

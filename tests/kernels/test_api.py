@@ -34,7 +34,9 @@ def test_bad_impl_values_are_named(monkeypatch):
         resolve_impl("auto")
 
 
-@pytest.mark.parametrize(("forced", "node"), [("fused", "LinearCrossEntropy"), ("reference", "Nll")])
+@pytest.mark.parametrize(
+    ("forced", "node"), [("fused", "LinearCrossEntropy"), ("reference", "Nll")]
+)
 def test_env_switch_picks_the_torch_path(monkeypatch, forced, node):
     monkeypatch.setenv(IMPL_ENV, forced)
     hidden, weight, targets = _inputs()
@@ -68,7 +70,8 @@ def test_unknown_framework_is_rejected():
 )
 def test_shape_and_dtype_errors_name_the_value(hidden_shape, weight_shape, targets, match):
     with pytest.raises((ValueError, TypeError), match=match):
-        sdft_kernels.linear_cross_entropy(torch.zeros(hidden_shape), torch.zeros(weight_shape), targets)
+        hidden, weight = torch.zeros(hidden_shape), torch.zeros(weight_shape)
+        sdft_kernels.linear_cross_entropy(hidden, weight, targets)
 
 
 def test_chunk_sizes_and_base_shape_are_checked():

@@ -110,7 +110,10 @@ def test_env_switch_and_peak_memory(monkeypatch, impl):
     mx.clear_cache()
     mx.reset_peak_memory()
     start = mx.get_active_memory()
-    grad = mx.grad(lambda h: linear_cross_entropy(h, weight, targets, vocab_chunk=1024).sum())(hidden)
+    def total(h):
+        return linear_cross_entropy(h, weight, targets, vocab_chunk=1024).sum()
+
+    grad = mx.grad(total)(hidden)
     mx.eval(grad)
     logits_bytes = n * v * 4
     peak = mx.get_peak_memory() - start
@@ -134,3 +137,15 @@ def test_mlx_and_torch_agree_on_the_same_numbers(loss):
     mlx_out, (mlx_dh, mlx_dw) = value_and_grads(fused, (hidden, weight), grad_out, "both")
     for ours, theirs in ((mlx_out, out), (mlx_dh, dh), (mlx_dw, dw)):
         assert_close_to(ours, mx.array(theirs.detach().numpy()), 1e-5)
+
+
+def test_no_positions_give_empty_losses():
+    hidden, weight, base, _, _ = make_inputs(mx.float32)
+    targets = mx.zeros((0,), dtype=mx.int32)
+    ce = linear_cross_entropy(hidden[:0], weight, targets, impl="fused", **CHUNKS)
+    kl = linear_kl(hidden[:0], base[:0], weight, impl="fused", **CHUNKS)
+    assert ce.shape == kl.shape == (0,)
+    dh, dw = mx.grad(lambda h, w: linear_cross_entropy(h, w, targets).sum(), argnums=(0, 1))(
+        hidden[:0], weight
+    )
+    assert dh.shape == (0, H) and dw.shape == weight.shape and mx.abs(dw).max().item() == 0

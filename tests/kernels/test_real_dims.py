@@ -1,4 +1,4 @@
-"""Fused vs reference at Qwen2-VL-2B head dimensions: hidden 1536, vocabulary 151,936, 512 positions.
+"""Fused vs reference at Qwen2-VL-2B head sizes: hidden 1536, vocabulary 151,936, 512 positions.
 
 Forward values and gradients w.r.t. the hidden states and the projection weight, torch in process
 and MLX in a child process that has OpenBLAS preloaded (mlx-cpu's bundled BLAS would take many
@@ -53,27 +53,35 @@ def loss_and_grads(loss, impl, inputs, with_weight):
 LOSS_ATOL = {"ce": 1e-4, "kl": 5e-5}
 
 
-def assert_close_to(actual, expected, tol):
-    """Elementwise, relative to the largest expected magnitude."""
-    scale = expected.abs().max().item()
-    torch.testing.assert_close(actual, expected, rtol=tol, atol=tol * scale)
+def assert_close_to(actual, expected, tol, atol=None):
+    """|actual - expected| <= atol + tol |expected| everywhere; atol defaults to tol x the
+    largest expected magnitude. Block by block: torch.testing.assert_close on the 0.9 GB weight
+    gradient takes 16 s here, mostly in page faults for its temporaries."""
+    atol = tol * expected.abs().max().item() if atol is None else atol
+    worst = 0.0
+    for start in range(0, expected.shape[0], 8192):
+        a, e = actual[start : start + 8192], expected[start : start + 8192]
+        bound = e.abs().mul_(tol).add_(atol)
+        worst = max(worst, (a - e).abs_().div_(bound).max().item())
+    assert worst <= 1.0, f"worst |difference| is {worst:.3g} x the tolerance"
 
 
 @pytest.mark.parametrize("loss", ["ce", "kl"])
 def test_torch_fused_matches_reference_at_real_dims(inputs, loss):
     ref_out, ref_dh, ref_dw = loss_and_grads(loss, "reference", inputs, with_weight=True)
     out, dh, dw = loss_and_grads(loss, "fused", inputs, with_weight=True)
-    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=LOSS_ATOL[loss])
+    assert_close_to(out, ref_out, 1e-5, atol=LOSS_ATOL[loss])
     assert_close_to(dh, ref_dh, 1e-4)
     assert_close_to(dw, ref_dw, 1e-4)
     del dw, ref_dw
     # Frozen weight (LoRA training): the hidden-state gradient comes from the forward pass.
     out, dh = loss_and_grads(loss, "fused", inputs, with_weight=False)
-    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=LOSS_ATOL[loss])
+    assert_close_to(out, ref_out, 1e-5, atol=LOSS_ATOL[loss])
     assert_close_to(dh, ref_dh, 1e-4)
 
 
-def test_mlx_fused_matches_reference_at_real_dims():
+@pytest.mark.parametrize("loss", ["ce", "kl"])
+def test_mlx_fused_matches_reference_at_real_dims(loss):
     if importlib.util.find_spec("mlx") is None:
         pytest.skip("mlx is not installed")
     env = mlx_cpu_blas_env()
@@ -84,10 +92,11 @@ def test_mlx_fused_matches_reference_at_real_dims():
         )
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     script = Path(__file__).with_name("mlx_real_dims.py")
-    done = subprocess.run([sys.executable, str(script)], env=env, cwd=ROOT, capture_output=True, text=True)
+    command = [sys.executable, str(script), loss]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(report) == {f"{a}.{b}" for a in ("ce", "kl") for b in ("loss", "d_hidden", "d_weight")}
+    assert set(report) == {f"{loss}.{name}" for name in ("loss", "d_hidden", "d_weight")}
     failures = {name: entry for name, entry in report.items() if not entry["worst"] <= 1.0}
     assert not failures, failures
     assert all(entry["scale"] > 0 for entry in report.values())

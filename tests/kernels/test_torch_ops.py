@@ -75,7 +75,8 @@ def test_no_grad_path_matches_reference(loss):
     hidden, weight, base, targets, _ = make_inputs(torch.float32)
     with torch.no_grad():
         if loss == "ce":
-            out, ref = fused_ce(hidden, weight, targets), reference_linear_cross_entropy(hidden, weight, targets)
+            out = fused_ce(hidden, weight, targets)
+            ref = reference_linear_cross_entropy(hidden, weight, targets)
         else:
             out, ref = fused_kl(hidden, base, weight), reference_linear_kl(hidden, base, weight)
     assert out.grad_fn is None
@@ -127,7 +128,10 @@ def test_nothing_of_logits_size_is_saved_for_backward(loss, wrt):
 @pytest.mark.parametrize("loss", ["ce", "kl"])
 def test_caller_autocast_does_not_lower_the_precision(loss):
     hidden, weight, base, targets, grad_out = make_inputs(torch.float32, "hidden")
-    fused, args = (fused_ce, (hidden, weight, targets)) if loss == "ce" else (fused_kl, (hidden, base, weight))
+    if loss == "ce":
+        fused, args = fused_ce, (hidden, weight, targets)
+    else:
+        fused, args = fused_kl, (hidden, base, weight)
     expected, (expected_dh,) = run(fused, args, grad_out, [hidden])
     reference = reference_linear_cross_entropy if loss == "ce" else reference_linear_kl
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -138,3 +142,12 @@ def test_caller_autocast_does_not_lower_the_precision(loss):
         assert value.dtype == torch.float32
         assert_close_to(value, expected, 1e-5)
     assert_close_to(dh, expected_dh, 1e-5)
+
+
+def test_no_positions_give_empty_losses_and_zero_gradients():
+    hidden, weight, base, _, _ = make_inputs(torch.float32, "both")
+    empty, targets = hidden[:0], torch.zeros(0, dtype=torch.long)
+    ce, kl = fused_ce(empty, weight, targets), fused_kl(empty, base[:0], weight)
+    assert ce.shape == kl.shape == (0,)
+    (dw,) = torch.autograd.grad(ce.sum() + kl.sum(), [weight])
+    assert dw.shape == weight.shape and not dw.any()
