@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import CheckError, NotFoundError
 from ..paths import cache_dir
+from ..training.runs import run_adapter
 from .baseline import BaseCache, cache_key, compute_base_suite
 from .batch import BatchScorer
 from .config import CheckConfig, resolve_check_config
@@ -53,7 +53,7 @@ def run_check(store, run: int | str | None = None, config: CheckConfig | None = 
 
     started = time.time()
     config = config or resolve_check_config(store.project.settings)
-    row, adapter_dir = pick_run(store, run)
+    row, adapter_dir = run_adapter(store, run)
     model_dir, backend = resolve_model(store.project.base_model), pick_backend(config.backend)
     suite = general_suite(config.image_probes, config.text_probes, config.probe_seed)
     yield CheckStarted(row.id, row.name, store.project.base_model, backend, len(suite.items))
@@ -143,30 +143,6 @@ def _loaded(model_dir: Path, backend: str, adapter: Path | None, stage: str):
 
 
 # --- runs and adapters ----------------------------------------------------------------------------
-
-
-def pick_run(store, run: int | str | None):
-    """(run row, adapter folder): the run by id or name, else the project's current adapter."""
-    from ..training.runs import current_adapter, get_run, list_runs
-
-    if run is None:
-        found = current_adapter(store)
-        if found is None:
-            raise NotFoundError(f"project {store.project.name!r} has no trained adapter to check; "
-                                f"train one with `sdft train`")
-        return found
-    if isinstance(run, int) or str(run).isdigit():
-        row = get_run(store, int(run))
-    else:
-        matches = [r for r in list_runs(store) if r.name == run]
-        if not matches:
-            known = ", ".join(f"{r.id} ({r.name})" for r in list_runs(store)) or "(none yet)"
-            raise NotFoundError(f"no run named {run!r} in project {store.project.name!r}; known: {known}")
-        row = matches[-1]
-    if not row.adapter_path or not (store.root / row.adapter_path).is_dir():
-        raise CheckError(f"run {row.id} ({row.name}) has no adapter yet (state {row.state!r}); "
-                         f"let it finish, or resume it with `sdft train --resume {row.id}`")
-    return row, store.root / row.adapter_path
 
 
 def adapter_for_backend(adapter_dir: Path, backend: str) -> Path:

@@ -37,6 +37,10 @@ def _flag(*names, help_field: str | None = None, **kw):
 @_flag("--grad-accum", type=int, help_field="grad_accum")
 @_flag("--max-length", type=int, help_field="max_length")
 @_flag("--selfaug", type=float, help_field="selfaug")
+@_flag("--turn-weights", metavar="C,N,E", help_field="turn_weights")
+@click.option("--entity", "entities", multiple=True, help="Train only on this entity's dialogues (repeatable).")
+@click.option("--from-run", metavar="RUN", default=None,
+              help="Start from run RUN's adapter (id or name) instead of a fresh LoRA.")
 @_flag("--checkpoint-every", type=int, help_field="checkpoint_every")
 @_flag("--grad-checkpoint/--no-grad-checkpoint", help_field="grad_checkpoint")
 @_flag("--qlora-bits", type=click.Choice(["4", "8"]), help_field="qlora_bits")
@@ -47,17 +51,19 @@ def _flag(*names, help_field: str | None = None, **kw):
 @click.option("--eval-only", is_flag=True,
               help="Only report the weighted loss of the current adapter (or the base model).")
 @click.option("--list", "list_runs", is_flag=True, help="List the project's training runs.")
-def train_cmd(env: Env, resume, eval_only, list_runs, name, lora_mlp, qlora_bits, **flags):
+def train_cmd(env: Env, resume, eval_only, list_runs, name, lora_mlp, qlora_bits, entities, from_run, **flags):
     """Train a LoRA adapter on the project's dialogues (SDFT per-turn weights)."""
     store = env.store()
     if list_runs:
         return _list(env, store)
-    given = [k for k, v in {**flags, "lora_mlp": lora_mlp, "qlora_bits": qlora_bits}.items() if v is not None]
+    given = [k for k, v in {**flags, "lora_mlp": lora_mlp, "qlora_bits": qlora_bits, "from_run": from_run,
+                            "entities": entities or None}.items() if v is not None]
     if resume is not None and given:
         options = {p.name: p.opts[0] for p in click.get_current_context().command.params}
         raise click.UsageError(f"--resume continues a run with its saved settings; drop "
                                f"{', '.join(options[k] for k in given)}")
     config = _config(store, flags, lora_mlp, qlora_bits)
+    config = config.merged(entities=tuple(entities) or None, init_adapter=_from_run(store, from_run))
     if eval_only:
         return _eval_only(env, store, config)
     from ..training import train
@@ -75,7 +81,28 @@ def _config(store, flags: dict, lora_mlp, qlora_bits):
         flags["lora_targets"] = ATTENTION_TARGETS + (MLP_TARGETS if lora_mlp else ())
     if qlora_bits is not None:
         flags["qlora_bits"] = int(qlora_bits)
+    if flags.get("turn_weights") is not None:
+        flags["turn_weights"] = _weights(flags["turn_weights"])
     return resolve_config(store.project.settings, **flags)
+
+
+def _weights(text: str) -> tuple[float, ...]:
+    try:
+        weights = tuple(float(w) for w in text.split(","))
+    except ValueError:
+        weights = ()
+    if len(weights) != 3:
+        raise click.BadParameter(f"{text!r} is not three comma-separated numbers (caption,negative,entity), "
+                                 f"e.g. 0.2,0.3,0.5; 0 leaves a turn out", param_hint="--turn-weights")
+    return weights
+
+
+def _from_run(store, run) -> str | None:
+    if run is None:
+        return None
+    from ..training.runs import run_adapter
+
+    return str(run_adapter(store, run)[1])
 
 
 def _resume_arg(resume):

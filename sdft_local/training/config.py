@@ -47,6 +47,12 @@ class TrainConfig:
     length_bucketing: bool = _opt(True, "batch dialogues of similar length together")
     seed: int = _opt(0, "seed for LoRA init, data order and dropout")
     selfaug: float = _opt(0.0, "SelfAug weight lambda (0: off; 0.5 recommended)")
+    turn_weights: tuple[float, ...] | None = _opt(None, "loss weights of the caption, negative and entity "
+                                                        "turns (default: the dialogues' own, 0.2/0.3/0.5); "
+                                                        "a turn weighted 0 is left out of the dialogue")
+    entities: tuple[str, ...] = _opt((), "train only on these entities' dialogues (default: all)")
+    init_adapter: str | None = _opt(None, "start from this adapter folder instead of a fresh LoRA "
+                                          "(teach a new entity on top of an earlier run)")
     checkpoint_every: int = _opt(50, "save a resumable checkpoint every N steps (0: only at the end)")
     keep_checkpoints: int = _opt(2, "how many recent checkpoints to keep")
     grad_checkpoint: bool = _opt(False, "recompute activations in the backward pass (less memory)")
@@ -61,6 +67,9 @@ class TrainConfig:
     def __post_init__(self):
         object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
         object.__setattr__(self, "adam_betas", tuple(float(b) for b in self.adam_betas))
+        object.__setattr__(self, "entities", tuple(self.entities))
+        if self.turn_weights is not None:
+            object.__setattr__(self, "turn_weights", tuple(float(w) for w in self.turn_weights))
         problem = _problem(self)
         if problem:
             raise ConfigError(f"invalid training setting: {problem}")
@@ -73,6 +82,9 @@ class TrainConfig:
         data = asdict(self)
         data["lora_targets"] = list(self.lora_targets)
         data["adam_betas"] = list(self.adam_betas)
+        data["entities"] = list(self.entities)
+        if self.turn_weights is not None:
+            data["turn_weights"] = list(self.turn_weights)
         return data
 
     @classmethod
@@ -123,6 +135,11 @@ def _problem(c: TrainConfig) -> str | None:
         (isinstance(c.grad_accum, int) and c.grad_accum >= 1, f"grad_accum {c.grad_accum} must be >= 1"),
         (isinstance(c.max_length, int) and c.max_length >= 16, f"max_length {c.max_length} must be >= 16"),
         (c.selfaug >= 0, f"selfaug {c.selfaug} must be >= 0 (0 turns it off)"),
+        (c.turn_weights is None or (len(c.turn_weights) == 3 and all(0 <= w <= 10 for w in c.turn_weights)
+                                    and sum(c.turn_weights) > 0),
+         f"turn_weights {c.turn_weights} must be three weights within 0..10 (caption, negative, entity), "
+         f"not all 0"),
+        (all(isinstance(e, str) and e for e in c.entities), f"entities {list(c.entities)} must be entity names"),
         (isinstance(c.checkpoint_every, int) and c.checkpoint_every >= 0,
          f"checkpoint_every {c.checkpoint_every} must be >= 0"),
         (isinstance(c.keep_checkpoints, int) and c.keep_checkpoints >= 1,

@@ -15,6 +15,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from ..errors import TrainingError
+
 BLOCK_OF = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn",
             "o_proj": "self_attn", "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
 
@@ -42,6 +44,23 @@ def init_lora(shapes: dict[str, tuple[int, int]], rank: int, seed: int) -> dict[
         out[f"{key}.lora_A"] = rng.uniform(-bound, bound, (rank, fan_in)).astype(np.float32)
         out[f"{key}.lora_B"] = np.zeros((fan_out, rank), np.float32)
     return out
+
+
+def starting_lora(shapes: dict[str, tuple[int, int]], rank: int, seed: int,
+                  init: dict[str, np.ndarray] | None = None, source: str = "the starting adapter") -> dict[str, np.ndarray]:
+    """`init` when it fits this model, rank and targets exactly; a fresh `init_lora` when None."""
+    fresh = init_lora(shapes, rank, seed)
+    if init is None:
+        return fresh
+    missing = sorted(set(fresh) - set(init))
+    extra = sorted(set(init) - set(fresh))
+    wrong = [k for k in fresh if k in init and tuple(init[k].shape) != fresh[k].shape]
+    if missing or extra or wrong:
+        detail = (f"it lacks {missing[0]}" if missing else f"it has {extra[0]}, not a target here" if extra else
+                  f"{wrong[0]} is {tuple(init[wrong[0]].shape)}, this run needs {fresh[wrong[0]].shape}")
+        raise TrainingError(f"{source} does not fit this run's LoRA (rank {rank}, {len(shapes)} projections): "
+                            f"{detail}; train with the adapter's own rank and targets")
+    return {k: np.asarray(init[k], np.float32) for k in fresh}
 
 
 class Student(Protocol):

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import TrainingError
 from ..models.processor import read_model_config
 from .config import TrainConfig
-from .lora import canonical_key, init_lora, target_shapes
+from .lora import canonical_key, starting_lora, target_shapes
 from .losses import token_ce, token_kl
 
 LM_PREFIX = "language_model.model."
@@ -42,7 +42,7 @@ class MlxStudent:
         self.lm = self.model.language_model
         self.out_weight = _output_weight(self.lm)
         shapes = target_shapes(self.text_config, config.lora_targets)
-        self.set_lora_arrays(init or init_lora(shapes, config.lora_rank, config.seed))
+        self.set_lora_arrays(starting_lora(shapes, config.lora_rank, config.seed, init))
         if config.grad_checkpoint:
             checkpoint_layers(self.lm.model.layers)
         self.optimizer = optim.AdamW(

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from ..dialogue.types import Dialogue
+from ..dialogue.types import TURN_KINDS, Dialogue
 from ..errors import BackendError, ConfigError, TrainingError
 from .config import TrainConfig
+from .checkpoint import read_adapter
 from .examples import SpecialIds, build_examples
 from .loop import ADAPTER_DIR, RunContext, evaluate_examples, run_training
 from .progress import EvalResult, TrainFinished
@@ -74,7 +76,8 @@ def _train_dialogues(dialogues: Sequence[Dialogue], config, model, run_dir, imag
 
     model_path = resolve_model(model)
     backend = pick_backend(config.backend)
-    student = make_student(backend, model_path, config)
+    dialogues = select_dialogues(dialogues, config)
+    student = _student(backend, model_path, config)
     examples = build_examples(student.processor, dialogues, image_root=image_root, max_length=config.max_length)
     ctx = RunContext(Path(run_dir), None, _record(config, str(model), model_path, backend, len(examples)), resume)
     _write_config(ctx)
@@ -91,7 +94,7 @@ def _train_store(store, config: TrainConfig | None, resume, name):
         from .config import resolve_config
 
         config = config or resolve_config(store.project.settings)
-    dialogues = _load_dialogues(store)
+    dialogues = select_dialogues(_load_dialogues(store), config)
     model_path = resolve_model(store.project.base_model)
     backend = pick_backend(config.backend)
     if resume is False:
@@ -103,10 +106,37 @@ def _train_store(store, config: TrainConfig | None, resume, name):
 
 
 def _store_run(dialogues, store, model_path, backend, config, ctx):
-    student = make_student(backend, model_path, config)
+    student = _student(backend, model_path, config)
     examples = build_examples(student.processor, dialogues, image_root=store.root, max_length=config.max_length)
     _write_config(ctx)
     yield from run_training(student, examples, config, ctx, SpecialIds.from_tokenizer(student.processor.tokenizer).pad)
+
+
+def _student(backend: str, model_path, config: TrainConfig):
+    """The backend's student, its LoRA fresh or `config.init_adapter`'s weights."""
+    if config.init_adapter is None:
+        return make_student(backend, model_path, config)
+    try:
+        return make_student(backend, model_path, config, init=read_adapter(config.init_adapter))
+    except TrainingError as err:
+        raise TrainingError(f"init_adapter {config.init_adapter}: {err.message}") from None
+
+
+def select_dialogues(dialogues: Sequence[Dialogue], config: TrainConfig) -> list[Dialogue]:
+    """The dialogues of `config.entities` (all when empty), reweighted by `config.turn_weights`."""
+    chosen = list(dialogues)
+    if config.entities:
+        present = sorted({d.entity for d in chosen})
+        absent = [e for e in config.entities if e not in present]
+        if absent:
+            raise TrainingError(f"no dialogues for entity {absent[0]!r}; entities with dialogues: "
+                                f"{', '.join(present) or 'none'}")
+        chosen = [d for d in chosen if d.entity in config.entities]
+    if config.turn_weights is not None:
+        weight = dict(zip(TURN_KINDS, config.turn_weights))
+        chosen = [replace(d, turns=tuple(replace(t, weight=weight[t.kind]) for t in d.turns if weight[t.kind] > 0))
+                  for d in chosen]
+    return chosen
 
 
 def _tracked(store, run_id: int, ctx: RunContext, make_records):
@@ -133,7 +163,6 @@ def evaluate(source, config: TrainConfig | None = None, *, model: str | Path | N
     the project has none); the run's own LoRA settings are used to rebuild it.
     """
     from ..models.registry import resolve_model
-    from .checkpoint import read_adapter
 
     if not isinstance(source, (list, tuple)):
         store = source

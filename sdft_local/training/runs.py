@@ -89,6 +89,28 @@ def current_adapter(store) -> tuple[RunRow, Path] | None:
     return (pick, store.root / pick.adapter_path) if pick else None
 
 
+def run_adapter(store, run: int | str | None):
+    """(run row, adapter folder): the run by id or name, else the project's current adapter."""
+    if run is None:
+        found = current_adapter(store)
+        if found is None:
+            raise NotFoundError(f"project {store.project.name!r} has no trained adapter yet; "
+                                f"train one with `sdft train`")
+        return found
+    if isinstance(run, int) or str(run).isdigit():
+        row = get_run(store, int(run))
+    else:
+        matches = [r for r in list_runs(store) if r.name == run]
+        if not matches:
+            known = ", ".join(f"{r.id} ({r.name})" for r in list_runs(store)) or "(none yet)"
+            raise NotFoundError(f"no run named {run!r} in project {store.project.name!r}; known: {known}")
+        row = matches[-1]
+    if not row.adapter_path or not (store.root / row.adapter_path).is_dir():
+        raise NotFoundError(f"run {row.id} ({row.name}) has no adapter yet (state {row.state!r}); "
+                            f"let it finish, or resume it with `sdft train --resume {row.id}`")
+    return row, store.root / row.adapter_path
+
+
 def _row(row: dict) -> RunRow:
     return RunRow(row["id"], row["name"], json.loads(row["config"] or "{}"), row["backend"], row["state"],
                   json.loads(row["metrics"] or "{}"), row["adapter_path"], row["parent_run_id"],

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import TrainingError
 from .config import TrainConfig
-from .lora import canonical_key, init_lora, target_shapes
+from .lora import canonical_key, starting_lora, target_shapes
 from .losses import token_ce, token_kl
 
 
@@ -40,7 +40,7 @@ class TorchStudent:
         self.modules = _lora_modules(self.model)
         self.text_config = base.config.text_config.to_dict()
         shapes = target_shapes(self.text_config, config.lora_targets)
-        self.set_lora_arrays(init or init_lora(shapes, config.lora_rank, config.seed))
+        self.set_lora_arrays(starting_lora(shapes, config.lora_rank, config.seed, init))
         self.params = [p for _, p in self._named_params()]
         self.optimizer = torch.optim.AdamW(
             self.params, lr=config.learning_rate, betas=config.adam_betas, eps=config.adam_eps,
