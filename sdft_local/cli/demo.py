@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import Env, common_options, console, stdout_console, table
+from .common import Env, common_options, stdout_console, table
 
 
 @click.command("demo")
