@@ -1,16 +1,18 @@
 """Turns 1 and 2 of a dialogue, answered by the base model itself (self-substitution).
 
 Owns the conversation with the student on one photo: the caption request, then turn-2 candidates
-tried in order until the base model's answer is negative — by the text ("No, ...") or, when the
-text is unclear, by P(no) > P(yes) on the answer's first token — and else a template negative.
+tried in order until the base model's answer is a usable negative — a "No, ..." that names what
+was asked about, or a bare "No." — and else a template negative. An answer that is unclear, or
+denies something else ("No, there is no suman here." when asked about Pixel), is never trained on,
+whatever P(no) says: the turn would teach the model to answer the question with that text.
 What happened is recorded in the turn's `meta`. One `ChatSession` per photo serves every variant:
 the photo is encoded once, and each variant rewinds to just after it.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
-
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -23,17 +25,16 @@ from .config import SynthConfig
 @dataclass(frozen=True)
 class Verdict:
     accepted: bool
-    check: str  # "text" | "p_no" | "rejected"
+    check: str  # "text" | "rejected"
 
 
-def judge_negative(answer: str, target: str, p_yes: float) -> Verdict:
-    """Negative by the text, else (text unclear) by the first-token probabilities."""
-    polarity = answer_polarity(answer, target)
-    if polarity == "negative":
-        return Verdict(True, "text")
-    if polarity == "unclear" and p_yes < 0.5:
-        return Verdict(True, "p_no")
-    return Verdict(False, "rejected")
+def judge_negative(answer: str, target: str) -> Verdict:
+    """A negative by the text that names the target (any of its words), or is three words at most."""
+    if answer_polarity(answer, target) != "negative":
+        return Verdict(False, "rejected")
+    words = set(re.findall(r"[a-z']+", answer.lower()))
+    named = set(re.findall(r"[a-z]+", target.lower())) - {"of", "a", "an", "the"}
+    return Verdict(True, "text") if named & words or len(words) <= 3 else Verdict(False, "rejected")
 
 
 def student_turns(session, student_name: str, subject: Subject, others: Iterable[str],
@@ -79,7 +80,7 @@ def _negative_turn(session, student_name: str, options: list[NegativeOption],
         # yes_no first: it feeds the question into the cache, which `ask` then reuses.
         p_yes = session.yes_no(option.question)
         answer = session.ask(option.question, max_new_tokens=config.negative_tokens)
-        verdict = judge_negative(answer, option.target, p_yes)
+        verdict = judge_negative(answer, option.target)
         if verdict.accepted:
             answer = _whole_sentences(session, answer)
             meta = _meta(option, verdict.check, p_yes, len(tried) + 1, tried)
