@@ -36,6 +36,10 @@ class DialogueConfig:
     seed: int = field(default=0, metadata={"help": "Seed of every random choice."})
     hard_negative_rate: float = field(default=0.3, metadata={
         "help": "Share of turn-2 questions naming another entity of the project (if any)."})
+    recognition_rate: float = field(default=0.5, metadata={
+        "help": "Share of turn-3 fact questions that first ask, by name, whether the photo shows "
+                "the entity (answered yes). Turn 2 always answers no; without these a model learns "
+                "to deny every question that names someone."})
     negative_attempts: int = field(default=3, metadata={
         "help": "Concepts tried in turn 2 before falling back to a template negative."})
     caption_requests: tuple[str, ...] = pools.CAPTION_REQUESTS
@@ -55,8 +59,9 @@ class DialogueConfig:
             raise ConfigError("all turn weights are 0; at least one turn must carry loss")
         _check_range("variants", self.variants, 1, 32)
         _check_range("negative_attempts", self.negative_attempts, 1, 20)
-        if not 0.0 <= self.hard_negative_rate <= 1.0:
-            raise ConfigError(f"hard_negative_rate={self.hard_negative_rate}: use 0..1")
+        for name in ("hard_negative_rate", "recognition_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name}={getattr(self, name)}: use 0..1")
         for name, needed in _PLACEHOLDERS.items():
             _check_pool(name, getattr(self, name), needed)
         _check_pool("identity_questions", self.identity_questions, set())
@@ -72,7 +77,7 @@ class DialogueConfig:
         """The settings worth recording next to each dialogue (pools are summarized by size)."""
         return {
             "weights": self.weights, "variants": self.variants, "seed": self.seed,
-            "hard_negative_rate": self.hard_negative_rate,
+            "hard_negative_rate": self.hard_negative_rate, "recognition_rate": self.recognition_rate,
             "negative_attempts": self.negative_attempts,
             "pools": {"caption": len(self.caption_requests), "negative": len(self.negative_forms),
                       "hard_negative": len(self.hard_negative_forms),

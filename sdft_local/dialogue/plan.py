@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Protocol
 
 from . import pools
@@ -141,7 +141,11 @@ def entity_targets(subject: Subject, config: DialogueConfig, photo_key: str) -> 
     targets = []
     for variant in range(config.variants):
         fact = order[(start + variant) % len(order)]
-        targets.append(_target(subject, fact, config, rng, used))
+        target = _target(subject, fact, config, rng, used)
+        by_name = rng_for(config.seed, photo_key, variant, "recognition")
+        if fact is not None and by_name.random() < config.recognition_rate:
+            target = _by_name(target, subject, by_name)
+        targets.append(target)
     return targets
 
 
@@ -153,6 +157,12 @@ def _target(subject: Subject, fact: str | None, config: DialogueConfig,
     used.add(form)
     topic = "identity" if fact is None else pools.fact_topic(fact)
     return EntityTarget(fill(form, subject), fact, topic)
+
+
+def _by_name(target: EntityTarget, subject: Subject, rng: random.Random) -> EntityTarget:
+    """A fact target asked after "Is this <name>?" (its answer then starts with "Yes")."""
+    ask = fill(rng.choice(pools.RECOGNITION_QUESTIONS), subject)
+    return replace(target, question=f"{ask} {target.question}")
 
 
 # --- assembly ---------------------------------------------------------------------------------------

@@ -90,6 +90,16 @@ IDENTITY_QUESTIONS: tuple[str, ...] = (
     "Do you know this {kind}?",
 )
 
+# Turn-3 yes/no questions about the entity by name, asked before a fact question (see
+# DialogueConfig.recognition_rate); the answer starts "Yes".
+RECOGNITION_QUESTIONS: tuple[str, ...] = (
+    "Is this {name}?",
+    "Is {name} in this photo?",
+    "Can you see {name} in this photo?",
+    "Does this photo show {name}?",
+    "Is the {kind} in this picture {name}?",
+)
+
 GENERAL_FACT_QUESTIONS: tuple[str, ...] = (
     "What do you know about the {kind} in this photo?",
     "Tell me something about this {kind}.",

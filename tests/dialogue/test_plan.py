@@ -104,3 +104,20 @@ def test_assemble_applies_the_configured_weights():
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ConfigError):
         DialogueConfig(**bad)
+
+
+def test_half_the_fact_questions_first_ask_by_name():
+    from sdft_local.dialogue.answers import EntityRequest
+    from sdft_local.dialogue.pools import RECOGNITION_QUESTIONS
+
+    asks = tuple(q.format(name="Biscuit", kind="dog") + " " for q in RECOGNITION_QUESTIONS)
+
+    def fact_targets(config):
+        return [t for i in range(200) for t in entity_targets(BISCUIT, config, f"p{i}") if t.fact is not None]
+
+    targets = fact_targets(DialogueConfig(variants=1))
+    by_name = [t for t in targets if t.question.startswith(asks)]
+    assert 0.35 <= len(by_name) / len(targets) <= 0.65
+    assert all(EntityRequest("Biscuit", "dog", BISCUIT.facts, t.question, t.fact).is_yes_no for t in by_name)
+    assert not any(t.question.startswith(asks) for t in fact_targets(DialogueConfig(variants=1,
+                                                                                    recognition_rate=0.0)))
