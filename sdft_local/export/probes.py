@@ -41,8 +41,26 @@ def text_probes(processor, prompts=PROBE_PROMPTS) -> list[TextProbe]:
     return probes
 
 
-def probe_image():
-    """A small synthetic photo: sky, ground, a sun, a red box and a blue ball (RGB, 112 x 84)."""
+def probe_image(processor=None):
+    """A small synthetic photo: sky, ground, a sun, a red box and a blue ball (RGB, 112 x 84).
+
+    With a `processor`, resized to the size its image processor would give it, so no consumer
+    resizes it again: llama.cpp's resize rules and filters are its own, and a model whose processor
+    pins min/max pixels (the demo model: exactly 112 x 112) would otherwise be compared on
+    two different pictures.
+    """
+    image = _draw_probe()
+    if processor is None:
+        return image
+    from PIL import Image
+
+    grid = processor.image_processor(images=[image], return_tensors="np")["image_grid_thw"][0]
+    patch = processor.image_processor.patch_size
+    size = (int(grid[2]) * patch, int(grid[1]) * patch)
+    return image if size == image.size else image.resize(size, Image.Resampling.BICUBIC)
+
+
+def _draw_probe():
     from PIL import Image, ImageDraw
 
     width, height = IMAGE_SIZE

@@ -120,7 +120,7 @@ class Workspace:
     def image(self):
         from .probes import probe_image
 
-        return probe_image()
+        return probe_image(self.processor)
 
     @cached_property
     def image_inputs(self) -> dict:
