@@ -16,8 +16,8 @@ test: setup
 	$(PY) -m pytest -q
 
 # The demo keeps its state in ./out/demo-home unless SDFT_HOME says otherwise. Its base model is
-# the locally built tiny-random Qwen2-VL until the pretrained demo model ships (DEMO_MODEL=demo).
-DEMO_MODEL ?= tiny-random
+# the bundled demo model (sdft_local/demo/model); DEMO_MODEL=tiny-random runs the path on random weights.
+DEMO_MODEL ?= demo
 demo: setup
 	SDFT_HOME=$${SDFT_HOME:-$(CURDIR)/out/demo-home} $(PY) -m sdft_local.cli demo --reset --base-model $(DEMO_MODEL)
 

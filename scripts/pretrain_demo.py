@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sdft_local.demo.pretrain import (PretrainConfig, PretrainEvaluated, PretrainFinished,  # noqa: E402
-                                      PretrainProgressed, pretrain_demo)
+                                      PretrainProgressed, VisionProgressed, pretrain_demo)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -33,7 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--nice", type=int, default=10)
     p.add_argument("--log-every", type=int, default=10)
     for f in fields(PretrainConfig):
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        kind = int if f.default is None else type(f.default)
+        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
     return p.parse_args(argv)
 
 
@@ -52,7 +53,10 @@ def main(argv=None) -> int:
 
         log(f"config {config}")
         for event in pretrain_demo(args.out, args.work, config):
-            if isinstance(event, PretrainProgressed) and (event.step % args.log_every == 0 or event.step == 1):
+            if isinstance(event, VisionProgressed) and (event.step % args.log_every == 0 or event.step == 1):
+                acc = " ".join(f"{k} {v:.2f}" for k, v in event.accuracy.items())
+                log(f"vision {event.step}/{event.total} loss {event.loss:.3f} {acc} elapsed {event.elapsed_s:.0f}s")
+            elif isinstance(event, PretrainProgressed) and (event.step % args.log_every == 0 or event.step == 1):
                 log(f"step {event.step}/{event.total} loss {event.loss:.4f} lr {event.lr:.2e} "
                     f"{event.tokens_per_s:.0f} tok/s elapsed {event.elapsed_s:.0f}s")
             elif isinstance(event, PretrainEvaluated):

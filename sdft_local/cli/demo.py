@@ -61,6 +61,7 @@ def demo_summary(done) -> dict:
                    "formats": {f.format: {"path": str(f.path), "verified": f.verified,
                                           "files": list(f.files)} for f in done.export.formats},
                    "warnings": list(done.export.warnings)} if done.export else None,
+        "export_skipped": done.export_skipped,
     }
 
 
@@ -94,4 +95,6 @@ def _print(s: dict) -> None:
         out.print(f"Exported {', '.join(s['export']['formats'])} ({state}) to {s['export']['out']}")
         for fmt, info in s["export"]["formats"].items():
             out.print(f"  {fmt}: {', '.join(info['files'])}")
+    if s["export_skipped"]:
+        out.print(f"[yellow]Export skipped:[/] {s['export_skipped']}")
     out.print(f"Project: {s['project_dir']}  (try it: sdft tui)")

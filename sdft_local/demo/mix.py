@@ -31,7 +31,7 @@ def demo_spec():
     return TinySpec(seed=0, vocab_budget=1024, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
                     num_key_value_heads=2, intermediate_size=768, mrope_section=(8, 12, 12),
                     vision_depth=4, vision_embed_dim=128, vision_num_heads=4, vision_mlp_ratio=4,
-                    min_pixels=112 * 112, max_pixels=112 * 112, init_std=0.02)
+                    max_pixels=112 * 112, init_std=0.02)
 
 
 @dataclass(frozen=True)

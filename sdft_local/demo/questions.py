@@ -25,7 +25,7 @@ from .world import (DEFAULT_SIZE, ITEM_COLORS, NUMBER_WORDS, POSITIONS, WORDS, W
 PROBE_FAMILIES = ("colour", "shape", "count", "position", "word", "presence", "text")
 IMAGE_FAMILIES = PROBE_FAMILIES[:-1]
 TEXT_FAMILY = "text"
-PROBE_VERSION = f"world{WORLD_VERSION}-probes1"
+PROBE_VERSION = f"world{WORLD_VERSION}-probes2"
 COUNT_WORDS = NUMBER_WORDS[1:7]
 YES, NO = "yes", "no"
 # Cues a user may add; pretraining appends them now and then, the answer stays the bare word.
@@ -309,8 +309,8 @@ def _text_facts() -> tuple[TextFact, ...]:
         for x, y in ((a, b), (b, a)):
             facts.append(_fact(f"What is the opposite of {x}?", y, _OPPOSITE_POOL,
                                f"Tell me the opposite of {x}.", f"The opposite of {x} is {y}."))
-    for a in range(1, 10):
-        for b in range(1, 10):
+    for a in range(1, 6):  # sums up to ten: recalling facts, not learning arithmetic, is what is probed
+        for b in range(1, 6):
             s = a + b
             near = NUMBER_NAMES[max(0, s - 4): s + 5]
             facts.append(_fact(f"What is {NUMBER_NAMES[a]} plus {NUMBER_NAMES[b]}?", NUMBER_NAMES[s], near,

@@ -7,12 +7,13 @@ import shutil
 
 import pytest
 
-from sdft_local.demo.pretrain import (PretrainConfig, PretrainFinished, PretrainProgressed, build_initial_model,
-                                      learning_rate, pretrain_demo)
+from sdft_local.demo.pretrain import (PretrainConfig, PretrainFinished, PretrainProgressed, VisionProgressed,
+                                      build_initial_model, learning_rate, pretrain_demo)
 
 pytestmark = pytest.mark.slow
 
-TINY_RUN = PretrainConfig(steps=2, batch_size=2, warmup=1, anneal_steps=1, checkpoint_every=1, eval_items=1)
+TINY_RUN = PretrainConfig(vision_steps=2, vision_batch=2, steps=2, batch_size=2, warmup=1, anneal_steps=1,
+                          checkpoint_every=1, eval_items=1)
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +36,8 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, init_dir):
     assert not (tmp_path / "b").exists()
     rest = list(pretrain_demo(tmp_path / "b", work_b, TINY_RUN))
     assert [e.step for e in rest if isinstance(e, PretrainProgressed)] == [2]
+    assert not any(isinstance(e, VisionProgressed) for e in rest)  # stage 1 was complete
+    assert [e.step for e in whole if isinstance(e, VisionProgressed)] == [1, 2]
     weights_a = (tmp_path / "a" / "model.safetensors").read_bytes()
     assert weights_a == (tmp_path / "b" / "model.safetensors").read_bytes()
     assert weights_a != (init_dir / "model.safetensors").read_bytes()
@@ -44,13 +47,36 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, init_dir):
     assert isinstance(finished, PretrainFinished)
     report = json.loads((tmp_path / "a" / "pretrain_report.json").read_text())
     assert report["steps"] == 2 and set(report["eval"]["accuracy"]) >= {"colour", "count", "text", "average"}
+    assert report["vision_stage"]["steps"] == 2 and "count" in report["vision_stage"]["held_out_head_accuracy"]
+
+
+def test_vision_targets_follow_the_scene_spec():
+    import random
+
+    from sdft_local.demo.draw import KINDS
+    from sdft_local.demo.vision_warmup import IGNORE, scene_targets
+    from sdft_local.demo.world import ITEM_COLORS, POSITIONS, WORDS, make_count, make_objects, make_single, make_word
+
+    rng = random.Random(0)
+    count = scene_targets(make_count(rng, n=4))
+    assert count.count == 3 and count.colour != IGNORE and count.kind != IGNORE and count.kinds.sum() == 1
+    objects = make_objects(rng, n=3)
+    t = scene_targets(objects)
+    assert t.colour == t.kind == t.position == t.word == IGNORE and t.count == 2
+    assert {KINDS[i] for i in t.kinds.nonzero()[0]} == set(objects.kinds)
+    assert {ITEM_COLORS[i] for i in t.colours.nonzero()[0]} == {i.color for i in objects.items}
+    placed = make_single(rng, position="bottom")
+    assert POSITIONS[scene_targets(placed).position] == "bottom"
+    word = make_word(rng)
+    w = scene_targets(word)
+    assert WORDS[w.word] == word.word.text and w.count == IGNORE and w.kinds.sum() == 0
 
 
 def test_written_folder_loads_with_its_processor(tmp_path, init_dir):
     from sdft_local.models.student import make_student
 
-    list(pretrain_demo(tmp_path / "m", _work(tmp_path, "w", init_dir), PretrainConfig(steps=1, batch_size=1,
-                                                                                     warmup=1, anneal_steps=0,
+    list(pretrain_demo(tmp_path / "m", _work(tmp_path, "w", init_dir), PretrainConfig(vision_steps=0, steps=1,
+                                                                                     batch_size=1, warmup=1,
                                                                                      eval_items=1)))
     student = make_student(tmp_path / "m", "torch")
     assert len(student.option_logprobs(None, [{"role": "user", "content": "What is two plus two?"}],
@@ -72,3 +98,28 @@ def test_stopping_early_with_an_anneal_keeps_the_longer_schedule_until_the_annea
     assert all(a > b for a, b in zip(tail, tail[1:])) and tail[-1] == pytest.approx(short.lr * short.min_lr_ratio)
     with pytest.raises(Exception, match="schedule_steps"):
         PretrainConfig(steps=300, schedule_steps=200)
+
+
+def test_each_answer_counts_once_whatever_its_length():
+    import numpy as np
+    import torch
+
+    from sdft_local.demo.pretrain import IGNORE, answer_mean_loss, answer_weights
+
+    labels = np.array([[IGNORE, 5, 6, IGNORE, 7, IGNORE], [1, IGNORE, IGNORE, 2, 3, 4]])
+    weights, answers = answer_weights(labels)
+    assert answers == 4
+    assert weights.ravel().tolist() == pytest.approx([0, 0.5, 0.5, 0, 1, 0, 1, 0, 0, 1 / 3, 1 / 3, 1 / 3])
+
+    class Scripted(torch.nn.Module):
+        """Uniform logits over 16 tokens, except a sure prediction of token 3 at position 0."""
+
+        def forward(self, input_ids, **_):
+            logits = torch.zeros(*input_ids.shape, 16)
+            logits[0, 0, 3] = 100.0
+            return type("Out", (), {"logits": logits})()
+
+    # Answers after the shift: positions 0-1 (CE 0 and log 16) and position 3 (log 16).
+    batch = {"input_ids": torch.zeros(1, 5, dtype=torch.long), "labels": torch.tensor([[IGNORE, 3, 3, IGNORE, 4]])}
+    per_answer = (np.log(16) / 2 + np.log(16)) / 2  # a token mean would give 2/3 log 16
+    assert float(answer_mean_loss(Scripted(), batch)) == pytest.approx(per_answer, rel=1e-5)
