@@ -8,6 +8,7 @@ imported only when that verb (or the help listing) needs it; heavy libraries loa
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
 
@@ -68,4 +69,7 @@ def cli(ctx):
 
 
 def main(argv: list[str] | None = None) -> None:
+    # transformers' config notices (rope_scaling, mrope validation) say nothing a user can act on;
+    # the command reports its own progress and errors. An explicit TRANSFORMERS_VERBOSITY wins.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     cli.main(args=argv, prog_name="sdft")

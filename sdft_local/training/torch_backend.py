@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import resource
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -194,7 +195,9 @@ def _load(model_path, config: TrainConfig, device: str):
     base, processor = load_torch_student(model_path, device=device, dtype=train_dtype(device, config.dtype))
     lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=_target_regex(config.lora_targets), bias="none")
-    return base, processor, get_peft_model(base, lora)
+    with warnings.catch_warnings():  # peft still asks transformers the deprecated way
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return base, processor, get_peft_model(base, lora)
 
 
 def train_dtype(device: str, dtype: str) -> str:
