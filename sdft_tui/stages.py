@@ -79,6 +79,7 @@ def export_records(store, run: int | None, formats, out, options, force: bool) -
 def chat_records(store, image: str | None, question: str, max_new_tokens: int = 96) -> Iterator:
     """The base model's answer, then the tuned model's (the project's current adapter)."""
     from sdft_local.check.runner import adapter_for_backend
+    from sdft_local.dialogue.answers import printable
     from sdft_local.models.student import make_student
     from sdft_local.training.run import pick_backend
     from sdft_local.training.runs import current_adapter
@@ -88,7 +89,7 @@ def chat_records(store, image: str | None, question: str, max_new_tokens: int = 
     base_model = store.project.base_model
     yield f"Loading the base model {base_model} …"
     base = make_student(base_model, backend)
-    yield ChatAnswered("base", base.name, base.generate(image, messages, max_new_tokens=max_new_tokens))
+    yield ChatAnswered("base", base.name, printable(base.generate(image, messages, max_new_tokens=max_new_tokens)))
     found = current_adapter(store)
     if found is None:
         yield "No trained adapter yet: train one to compare (t on the project screen)."
@@ -96,4 +97,4 @@ def chat_records(store, image: str | None, question: str, max_new_tokens: int = 
     del base
     yield f"Loading the tuned model ({found[0].name}) …"
     tuned = make_student(base_model, backend, adapter=adapter_for_backend(found[1], backend))
-    yield ChatAnswered("tuned", tuned.name, tuned.generate(image, messages, max_new_tokens=max_new_tokens))
+    yield ChatAnswered("tuned", tuned.name, printable(tuned.generate(image, messages, max_new_tokens=max_new_tokens)))

@@ -12,11 +12,10 @@ the photo is encoded once, and each variant rewinds to just after it.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..dialogue.answers import trim_unfinished
+from ..dialogue.answers import printable, trim_unfinished
 from ..dialogue.plan import NegativeOption, Subject, answer_polarity, caption_question, negative_options
 from ..dialogue.types import Turn
 from .config import SynthConfig
@@ -47,14 +46,6 @@ def student_turns(session, student_name: str, subject: Subject, others: Iterable
     options = negative_options(subject, others, config.dialogue, photo_key, variant,
                                avoid_text=caption)
     return first, _negative_turn(session, student_name, options, config)
-
-
-def printable(text: str) -> str:
-    """NFC text (the tokenizer normalizes to it) without undecodable bytes (U+FFFD from a token
-    that split a UTF-8 sequence) or control characters: anything else would not survive the
-    round trip through the tokenizer in training."""
-    kept = (ch for ch in text if ch in "\n\t" or (ch != "\ufffd" and unicodedata.category(ch)[0] != "C"))
-    return unicodedata.normalize("NFC", "".join(kept)).strip()
 
 
 def _whole_sentences(session, answer: str) -> str:
