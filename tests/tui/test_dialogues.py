@@ -29,7 +29,7 @@ async def test_synthesize_then_review_the_three_turns(photo_dir, recorder):
         text = screen_text(app)
         assert "2 dialogues (2 used for training) · turn 3 by template" in text
         assert "1. caption (foundation) · weight 0.2 · by torch:tiny-random" in text
-        assert "2. negative (contrastive) · weight 0.3 · by torch:tiny-random" in text
+        assert "2. negative (contrastive) · weight 0.3 · by template" in text  # a random model never says no
         assert "3. entity (knowledge) · weight 0.5 · by template" in text
     stored = list_dialogues(project)
     assert finished.dialogues == len(stored) == 2 and finished.photos == 2
