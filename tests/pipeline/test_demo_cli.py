@@ -22,3 +22,19 @@ def test_demo_runs_every_stage_and_reports_before_and_after(tiny_model_dir, tmp_
     assert (tmp_path / "export" / "gguf" / "manifest.json").is_file()
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 1 and "--reset" in again.output
+
+
+def test_a_failed_check_skips_the_export_and_says_why(tiny_model_dir, tmp_path):
+    from dataclasses import replace
+
+    from sdft_local.check.config import GateConfig
+    from sdft_local.demo.run import DemoFinished, DemoOptions, run_demo
+
+    strict = GateConfig(kl_warn=0.0, kl_fail=1e-9)  # any change at all fails the check
+    pipeline = replace(DemoOptions().pipeline, student_backend="torch", check_flags={"gate": strict},
+                       export_dir=tmp_path / "export")
+    done = [r for r in run_demo(DemoOptions(base_model=str(tiny_model_dir), steps=2, pipeline=pipeline))
+            if isinstance(r, DemoFinished)][-1]
+    assert done.after.verdict == "fail" and done.export is None
+    assert done.export_skipped.startswith("the check failed, so nothing was exported") and "KL" in done.export_skipped
+    assert not (tmp_path / "export").exists()
