@@ -44,7 +44,8 @@ class AddPhotosScreen(StageScreen):
             yield PhotoTree(self.start_dir, id="tree")
             with Vertical(id="results-pane"):
                 yield Static("", id="summary")
-                yield KeyedTable("result", "file", "details", id="results")
+                # A fixed width: the whole message of the highlighted row shows below the table.
+                yield KeyedTable("result", "file", "details", widths={"details": 44}, id="results")
                 yield Static("", id="result-detail", classes="hint")
         yield Footer()
 

@@ -10,10 +10,12 @@ from textual.widgets import DataTable
 class KeyedTable(DataTable):
     """Rows are `(key, cells)`; `show_rows` redraws only when something changed."""
 
-    def __init__(self, *columns: str, **kwargs):
+    def __init__(self, *columns: str, widths: dict[str, int] | None = None, **kwargs):
+        """`widths` fixes some columns' widths; the others fit their content."""
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._shown: list[tuple[str, tuple]] = []
-        self.add_columns(*columns)
+        for label in columns:
+            self.add_column(label, width=(widths or {}).get(label))
 
     def show_rows(self, rows: Sequence[tuple[str, Sequence]]) -> bool:
         rows = [(str(key), tuple(cells)) for key, cells in rows]

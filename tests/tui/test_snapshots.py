@@ -43,6 +43,7 @@ def test_add_photos_results(snap_compare, project, photo_dir, monkeypatch):
         await pilot.press("enter")
         await wait_for(pilot, lambda: "— done" in str(screen.query_one("#summary").content))
         await wait_for(pilot, lambda: len(screen.query_one("#tree").root.children) == 7)
+        await wait_for(pilot, lambda: screen.query_one("#results").row_count == 7)
 
     assert snap_compare(make_app(), run_before=add_folder, terminal_size=SIZE)
 
