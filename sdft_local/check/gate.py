@@ -15,8 +15,20 @@ FORGETTING_FIX = ("lower the learning rate or the epochs, raise the caption turn
                   "with SelfAug (selfaug 0.5)")
 
 
-def judge(knowledge: KnowledgeReport, retention: RetentionReport, gate: GateConfig) -> GateVerdict:
-    reasons = _retention_reasons(retention, gate) + _bleed_reasons(retention, gate)
+def forgetting_fix(train_config: dict | None = None) -> str:
+    """What to change against forgetting, given the run's training settings (when known)."""
+    selfaug = float((train_config or {}).get("selfaug") or 0.0)
+    if selfaug <= 0:
+        return FORGETTING_FIX
+    return (f"lower the learning rate or the epochs, raise the caption turn's weight, or raise SelfAug "
+            f"above the run's {selfaug:g}")
+
+
+def judge(knowledge: KnowledgeReport, retention: RetentionReport, gate: GateConfig,
+          train_config: dict | None = None) -> GateVerdict:
+    """The verdict; `train_config` (the run's TrainConfig as a dict) tailors the advice."""
+    fix = forgetting_fix(train_config)
+    reasons = _retention_reasons(retention, gate, fix) + _bleed_reasons(retention, gate, fix)
     reasons += _knowledge_reasons(knowledge, gate)
     notes = list(knowledge.notes)
     if retention.ratio is None:
@@ -42,24 +54,24 @@ def _above(metric, value, warn, fail, message) -> list[Reason]:
     return [Reason(level, metric, float(value), float(limit), message(limit))]
 
 
-def _retention_reasons(r: RetentionReport, g: GateConfig) -> list[Reason]:
+def _retention_reasons(r: RetentionReport, g: GateConfig, fix: str) -> list[Reason]:
     out = _below("retention.ratio", r.ratio, g.retention_warn, g.retention_fail, lambda t: (
         f"general probe accuracy is {r.ratio:.3f} of the base model's (limit {t:.2f}): the run "
-        f"forgot general skills; {FORGETTING_FIX}"))
+        f"forgot general skills; {fix}"))
     for f in (f for f in r.families if f.gated):
         out += _below(f"retention.family.{f.family}", f.ratio, g.family_warn, g.family_fail, lambda t, f=f: (
             f"{f.family} probes: accuracy {f.base_accuracy:.2f} -> {f.tuned_accuracy:.2f} "
-            f"(ratio {f.ratio:.3f}, limit {t:.2f}); {FORGETTING_FIX}"))
+            f"(ratio {f.ratio:.3f}, limit {t:.2f}); {fix}"))
     out += _above("retention.kl", r.kl_per_token, g.kl_warn, g.kl_fail, lambda t: (
         f"answers to general probes drift from the base model by KL {r.kl_per_token:.3f} nats per "
-        f"token (limit {t:.2f}); {FORGETTING_FIX}"))
+        f"token (limit {t:.2f}); {fix}"))
     out += _below("retention.agreement", r.token_agreement, g.agreement_warn, g.agreement_fail, lambda t: (
         f"only {r.token_agreement:.1%} of the base model's greedy answer tokens are still its greedy "
-        f"choice (limit {t:.0%}; {r.answer_agreement:.1%} of whole answers unchanged); {FORGETTING_FIX}"))
+        f"choice (limit {t:.0%}; {r.answer_agreement:.1%} of whole answers unchanged); {fix}"))
     return out
 
 
-def _bleed_reasons(r: RetentionReport, g: GateConfig) -> list[Reason]:
+def _bleed_reasons(r: RetentionReport, g: GateConfig, fix: str) -> list[Reason]:
     b = r.bleed
     if b is None:
         return []
@@ -72,7 +84,7 @@ def _bleed_reasons(r: RetentionReport, g: GateConfig) -> list[Reason]:
     out += _above("bleed.name", b.name_rate_tuned - b.name_rate_base, g.bleed_name_warn, g.bleed_name_fail,
                   lambda t: (
         f"names an entity in {b.name_rate_tuned:.0%} of open answers about unrelated photos "
-        f"(base {b.name_rate_base:.0%}; rise limit {t:.0%}){examples}; {FORGETTING_FIX}"))
+        f"(base {b.name_rate_base:.0%}; rise limit {t:.0%}){examples}; {fix}"))
     return out
 
 

@@ -66,7 +66,7 @@ def run_check(store, run: int | str | None = None, config: CheckConfig | None = 
     report = CheckReport(
         row.id, row.name, store.project.base_model, backend, student, _relative(store, adapter_dir),
         suite.version, time.time(), time.time() - started, knowledge, retention,
-        judge(knowledge, retention, config.gate), config.to_dict())
+        judge(knowledge, retention, config.gate, row.config), config.to_dict())
     yield CheckFinished(report, record_check(store, report) if record else None)
 
 

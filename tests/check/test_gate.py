@@ -95,3 +95,12 @@ def test_report_json_round_trip():
     back = CheckReport.from_json(report.to_json())
     assert back == report
     assert replace(back, run_id=4) != report
+
+
+def test_forgetting_advice_follows_the_run_settings():
+    plain = judge(knowledge(), retention(kl=0.2, agreement=0.85), GATE)
+    assert all("train with SelfAug (selfaug 0.5)" in r.message for r in plain.reasons if r.metric.startswith("retention"))
+    tuned = judge(knowledge(), retention(kl=0.2, agreement=0.85), GATE, {"selfaug": 0.5, "learning_rate": 2e-3})
+    messages = [r.message for r in tuned.reasons if r.metric.startswith("retention")]
+    assert messages and all("raise SelfAug above the run's 0.5" in m and "train with SelfAug" not in m
+                            for m in messages)
