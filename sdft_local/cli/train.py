@@ -38,7 +38,7 @@ def _flag(*names, help_field: str | None = None, **kw):
 @_flag("--max-length", type=int, help_field="max_length")
 @_flag("--selfaug", type=float, help_field="selfaug")
 @_flag("--turn-weights", metavar="C,N,E", help_field="turn_weights")
-@click.option("--entity", "entities", multiple=True, help="Train only on this entity's dialogues (repeatable).")
+@click.option("--entity", "entities", multiple=True, metavar="NAME", help="Train only on this entity's dialogues (repeatable).")
 @click.option("--from-run", metavar="RUN", default=None,
               help="Start from run RUN's adapter (id or name) instead of a fresh LoRA.")
 @_flag("--checkpoint-every", type=int, help_field="checkpoint_every")
