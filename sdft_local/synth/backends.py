@@ -10,6 +10,7 @@ retries live in `compose.py`; prompts in `prompts.py`.
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -50,7 +51,7 @@ class ChatBackend(Protocol):
     def close(self) -> None: ...
 
 
-class PromptedBackend:
+class PromptedBackend(ABC):
     """Base of every model backend: one chat call per answer on the prompt of `prompts.py`."""
 
     name = "model"
@@ -62,9 +63,9 @@ class PromptedBackend:
         messages = entity_messages(request, with_image=image is not None)
         return self.chat(messages, image, options)
 
+    @abstractmethod
     def chat(self, messages: list[dict], image: Path | None, options: GenerationOptions) -> str:
         """One completion for `messages`; `image` (if any) belongs to the last user turn."""
-        raise NotImplementedError
 
     def close(self) -> None:
         return None
