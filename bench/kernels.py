@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rss import mb, reset_peak, status_bytes  # noqa: E402  (bench/rss.py)
 from sdft_kernels.blas import (  # noqa: E402
     find_openblas,
     mlx_cpu_blas_env,
@@ -186,37 +187,25 @@ def _time_both(steps: dict, repeats: int) -> dict:
 
 
 def _measure_memory(step, variant: dict) -> dict:
-    baseline = _reset_peak_rss()
+    baseline = reset_peak()
     mlx_baseline = _mlx_reset_peak() if variant["framework"] == "mlx" else None
     loss, grad_bytes = step()
     peak = _peak_rss() - baseline
     result = {
-        "peak_mb": _mb(peak), "grad_mb": _mb(grad_bytes), "working_mb": _mb(peak - grad_bytes),
+        "peak_mb": mb(peak), "grad_mb": mb(grad_bytes), "working_mb": mb(peak - grad_bytes),
         "loss_head": [round(x, 5) for x in loss[:4]],
     }
     if mlx_baseline is not None:
-        result["mlx_allocator_peak_mb"] = _mb(_mlx_peak() - mlx_baseline)
+        result["mlx_allocator_peak_mb"] = mb(_mlx_peak() - mlx_baseline)
     return result
 
 
-def _mb(nbytes: int) -> float:
-    return round(nbytes / 2**20, 1)
 
 
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} missing from /proc/self/status")
-
-
-def _reset_peak_rss() -> int:
-    Path("/proc/self/clear_refs").write_text("5")
-    return _status_kb("VmRSS")
 
 
 def _peak_rss() -> int:
-    return _status_kb("VmHWM")
+    return status_bytes("VmHWM")
 
 
 def _torch_runner(variant: dict, impls: tuple[str, ...] = IMPLS) -> dict:

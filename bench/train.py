@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rss import mb, reset_peak, status_bytes  # noqa: E402  (bench/rss.py)
 from sdft_kernels.blas import openblas_preloaded, reexec_with_openblas  # noqa: E402
 
 SLICE = dict(hidden_size=1536, num_attention_heads=12, num_key_value_heads=2, intermediate_size=8960,
@@ -202,7 +203,7 @@ def _ours(job: dict) -> dict:
     stamps, losses, setup_rss = [], [], None
     for record in train(_dialogues(job), config, model=job["model_dir"], run_dir=job["run_dir"]):
         if isinstance(record, TrainStarted):
-            setup_rss = _reset_peak()
+            setup_rss = reset_peak()
             stamps.append(time.perf_counter())
         elif isinstance(record, TrainProgress):
             stamps.append(time.perf_counter())
@@ -259,7 +260,7 @@ def _plain_torch(job: dict) -> dict:
     rng = np.random.default_rng(0)
     order = [int(i) for _ in range(8) for i in rng.permutation(len(dialogues))]
     pad = processor.tokenizer.pad_token_id
-    setup_rss = _reset_peak()
+    setup_rss = reset_peak()
     stamps, losses, flops, tokens = [time.perf_counter()], [], [], []
     cfg = model.config.to_dict()
     for step in range(config.steps):
@@ -340,7 +341,7 @@ def _mlxvlm(job: dict) -> dict:
                         steps_per_save=10**9, grad_clip=None,
                         adapter_file=str(Path(job["run_dir"]) / "adapters.safetensors"))
     optimizer = optim.AdamW(learning_rate=config.learning_rate)
-    setup_rss = _reset_peak()
+    setup_rss = reset_peak()
     log = io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stdout(log):
@@ -365,20 +366,20 @@ def _report(job: dict, stamps: list[float], losses: list[float], setup_rss: int,
     warm = job["warmup"]
     elapsed = stamps[-1] - stamps[warm]
     measured = len(stamps) - 1 - warm
-    peak = _status_kb("VmHWM")
+    peak = status_bytes("VmHWM")
     result = {
         "steps_measured": measured, "seconds": round(elapsed, 3),
         "steps_per_s": round(measured / elapsed, 4),
         "tokens_per_s": round(sum(tokens[warm:]) / elapsed, 1),
         "gflops_per_step": round(sum(flops[warm:]) / measured / 1e9, 1),
         "achieved_gflops": round(sum(flops[warm:]) / elapsed / 1e9, 1),
-        "peak_rss_mb": _mb(peak), "setup_rss_mb": _mb(setup_rss), "working_mb": _mb(peak - setup_rss),
+        "peak_rss_mb": mb(peak), "setup_rss_mb": mb(setup_rss), "working_mb": mb(peak - setup_rss),
         "losses": [round(x, 4) for x in losses],
     }
     if job["variant"].endswith("mlx"):
         import mlx.core as mx
 
-        result["mlx_peak_mb"] = _mb(mx.get_peak_memory())
+        result["mlx_peak_mb"] = mb(mx.get_peak_memory())
     return result
 
 
@@ -436,21 +437,8 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def _mb(nbytes: int) -> float:
-    return round(nbytes / 2**20, 1)
 
 
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{field} missing from /proc/self/status")
-
-
-def _reset_peak() -> int:
-    """Reset the high-water mark to the current resident size and return that size."""
-    Path("/proc/self/clear_refs").write_text("5")
-    return _status_kb("VmRSS")
 
 
 if __name__ == "__main__":
