@@ -200,10 +200,6 @@ def _measure_memory(step, variant: dict) -> dict:
     return result
 
 
-
-
-
-
 def _peak_rss() -> int:
     return status_bytes("VmHWM")
 

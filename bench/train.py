@@ -437,9 +437,5 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-
-
-
-
 if __name__ == "__main__":
     main()
