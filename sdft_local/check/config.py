@@ -7,9 +7,10 @@ Owns `GateConfig` (every threshold the verdict uses, each with its help text) an
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import ConfigError
+from ..settings import Settings
 
 BACKENDS = ("auto", "torch", "mlx")
 
@@ -52,8 +53,10 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
-class CheckConfig:
+class CheckConfig(Settings):
     """What one check measures and how. Defaults give the full suite (>= 120 image, >= 60 text)."""
+
+    _what = "check"
 
     backend: str = _opt("auto", "student backend: auto (MLX on Apple Silicon, else torch), torch, mlx")
     image_probes: int = _opt(150, "synthetic image probe items (colours, shapes, counts, ...)")
@@ -79,19 +82,7 @@ class CheckConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "CheckConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown check setting(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(known))}")
-        return cls(**data)
 
-    def merged(self, **changes) -> "CheckConfig":
-        """A copy with `changes` applied, skipping None values (flags the user did not give)."""
-        given = {k: v for k, v in changes.items() if v is not None}
-        return replace(self, **given) if given else self
 
 
 def resolve_check_config(settings: dict | None = None, **flags) -> CheckConfig:

@@ -7,9 +7,10 @@ defaults). It does not read the store or resolve models.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import ConfigError
+from ..settings import Settings
 
 BACKENDS = ("auto", "torch", "mlx")
 ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -24,8 +25,10 @@ def _opt(default, help: str, **kw):
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Settings):
     """Everything that decides what a training run computes. Saved beside every adapter."""
+
+    _what = "training"
 
     backend: str = _opt("auto", "auto (MLX on Apple Silicon, torch elsewhere), torch or mlx")
     lora_rank: int = _opt(8, "LoRA rank r")
@@ -87,19 +90,7 @@ class TrainConfig:
             data["turn_weights"] = list(self.turn_weights)
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown training setting(s) {', '.join(unknown)}; "
-                              f"known: {', '.join(sorted(known))}")
-        return cls(**data)
 
-    def merged(self, **changes) -> "TrainConfig":
-        """A copy with `changes` applied, skipping None values (flags the user did not give)."""
-        given = {k: v for k, v in changes.items() if v is not None}
-        return replace(self, **given) if given else self
 
 
 def resolve_config(settings: dict | None = None, **flags) -> TrainConfig:
