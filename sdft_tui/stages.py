@@ -79,8 +79,8 @@ def export_records(store, run: int | None, formats, out, options, force: bool) -
 def chat_records(store, image: str | None, question: str, max_new_tokens: int = 96) -> Iterator:
     """The base model's answer, then the tuned model's (the project's current adapter)."""
     from sdft_local.check.runner import adapter_for_backend
-    from sdft_local.dialogue.answers import printable
     from sdft_local.models.student import make_student
+    from sdft_local.text import printable
     from sdft_local.training.run import pick_backend
     from sdft_local.training.runs import current_adapter
 

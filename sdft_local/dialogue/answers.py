@@ -4,14 +4,13 @@ Owns `EntityRequest` (everything a writer of turn 3 may use: the question, the e
 the base model's caption), `template_answer` (the deterministic answer: visible cues -> who this
 is -> the fact asked), `clean_answer` (reasoning tags and chat-template debris removed) and
 `check_answer` (names the entity, states the fact asked, contradicts no given fact, stays within
-length bounds) and `printable` (model text made safe to store and show). Pure; the models that write answers live in `sdft_local.synth`.
+length bounds). Pure; the models that write answers live in `sdft_local.synth`.
 """
 
 from __future__ import annotations
 
 import random
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from .concepts import KIND_CATEGORIES
@@ -143,14 +142,6 @@ def clean_answer(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”":
         text = text[1:-1].strip()
     return trim_unfinished(text)
-
-
-def printable(text: str) -> str:
-    """NFC text (the tokenizer normalizes to it) without undecodable bytes (U+FFFD from a token
-    that split a UTF-8 sequence) or control characters: anything else would not survive the
-    round trip through the tokenizer in training."""
-    kept = (ch for ch in text if ch in "\n\t" or (ch != "\ufffd" and unicodedata.category(ch)[0] != "C"))
-    return unicodedata.normalize("NFC", "".join(kept)).strip()
 
 
 def trim_unfinished(text: str) -> str:

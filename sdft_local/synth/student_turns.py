@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..dialogue.answers import printable, trim_unfinished
+from ..dialogue.answers import trim_unfinished
 from ..dialogue.plan import NegativeOption, Subject, answer_polarity, caption_question, negative_options
 from ..dialogue.types import Turn
+from ..text import printable
 from .config import SynthConfig
 
 

@@ -1,7 +1,7 @@
 """Student answers are stored in a form that survives the tokenizer round trip training needs."""
 
 from sdft_local.models.processor import load_tokenizer
-from sdft_local.synth.student_turns import printable
+from sdft_local.text import printable
 
 
 def test_printable_drops_broken_bytes_and_controls_and_composes():
