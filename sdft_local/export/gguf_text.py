@@ -5,6 +5,13 @@ Owns the text hyperparameters read from config.json (root keys or `text_config`,
 to the model's vocab size, token types, merges, special ids, chat template), the tensor names
 (`gguf.get_tensor_name_map(QWEN2VL, n)`) and the F32/F16 write. Vision tensors are skipped (they go
 to the mmproj, see `gguf_vision.py`); quantization is llama.cpp's job (see `quantize.py`).
+
+An F16 file keeps the logits matrix (the tied token embedding, or the untied output head) in F32:
+every logit is one dot product with it, and llama.cpp multiplies F16 weights with activations
+rounded to F16 too. Measured on the wide test model: the largest logit error against transformers
+falls from 1.03e-3 to 8.6e-4; the cost, by tensor sizes, is 15% on Qwen2-VL-2B's text GGUF
+(3.09 -> 3.55 GB).
+Quantized files are unchanged by it (llama.cpp picks the type of that matrix itself).
 """
 
 from __future__ import annotations
@@ -70,8 +77,10 @@ def write_text_gguf(weights, model_dir: Path, path: Path, *, ftype: str = "f16",
     _add_metadata(writer, hp, name, ftype)
     add_vocab(writer, Path(model_dir), hp.vocab_size, weights.config)
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN2VL, hp.num_layers)
+    logits_matrix = "model.embed_tokens.weight" if hp.tie_word_embeddings else "lm_head.weight"
     for tensor, gguf_name in text_tensor_names(weights, hp, names):
-        writer.add_tensor(gguf_name, storage_array(weights.get(tensor), ftype))
+        kind = "f32" if tensor == logits_matrix else ftype
+        writer.add_tensor(gguf_name, storage_array(weights.get(tensor), kind))
     _finish(writer)
 
 
