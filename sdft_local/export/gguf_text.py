@@ -10,8 +10,8 @@ An F16 file keeps the logits matrix (the tied token embedding, or the untied out
 every logit is one dot product with it, and llama.cpp multiplies F16 weights with activations
 rounded to F16 too. Measured on the wide test model: the largest logit error against transformers
 falls from 1.03e-3 to 8.6e-4; the cost, by tensor sizes, is 15% on Qwen2-VL-2B's text GGUF
-(3.09 -> 3.55 GB).
-Quantized files are unchanged by it (llama.cpp picks the type of that matrix itself).
+(3.09 -> 3.55 GB). Quantized files keep their tensor types (llama.cpp picks that matrix's type
+itself) and their agreement with the model.
 """
 
 from __future__ import annotations
