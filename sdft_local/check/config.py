@@ -27,6 +27,10 @@ class GateConfig:
     retention_fail: float = _opt(0.93, "fail when probe accuracy tuned / base falls below this")
     family_warn: float = _opt(0.90, "warn when one probe family's accuracy ratio falls below this")
     family_fail: float = _opt(0.80, "fail when one probe family's accuracy ratio falls below this")
+    family_p: float = _opt(0.05, "a family below family_fail fails the run only when its drop is "
+                                 "unlikely to be chance: when coin flips over the items that changed "
+                                 "answer would lose as many less often than this (exact McNemar "
+                                 "test); otherwise it warns")
     above_chance: float = _opt(0.10, "a family's ratio counts only when the base model beats "
                                      "chance by this much, and by two standard errors of "
                                      "guessing (it cannot lose a skill it lacks)")
@@ -104,7 +108,7 @@ def _gate_problem(g: GateConfig) -> str | None:
                              ("bleed_name", g.bleed_name_warn, g.bleed_name_fail)]:
         if not 0.0 <= warn <= fail:
             return f"{name}_warn {warn} must be >= 0 and <= {name}_fail {fail}"
-    for name in ("above_chance", "recognition_warn", "facts_warn", "recall_warn"):
+    for name in ("above_chance", "family_p", "recognition_warn", "facts_warn", "recall_warn"):
         if not 0.0 <= getattr(g, name) <= 1.0:
             return f"{name} {getattr(g, name)} must be within 0..1"
     return None

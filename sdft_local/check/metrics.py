@@ -1,5 +1,6 @@
-"""The check's arithmetic, pure numpy: AUROC, recognition accuracies, KL from kept top-k log-probs,
-top-k selection, and finding a name in free text. No models, no I/O.
+"""The check's arithmetic, pure numpy: AUROC, recognition accuracies, the McNemar p-value of a
+probe family's drop, KL from kept top-k log-probs, top-k selection, and finding a name in free
+text. No models, no I/O.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ def recognition(positive: Sequence[float], negative: Sequence[float]) -> Recogni
     sides = [a for a, n in ((pos_acc, len(positive)), (neg_acc, len(negative))) if n]
     weighted = float(np.mean(sides)) if sides else 0.0
     return Recognition(pos_acc, neg_acc, weighted, auroc(positive, negative), len(positive), len(negative))
+
+
+def drop_p_value(lost: int, gained: int) -> float:
+    """Exact one-sided McNemar test: how often items that changed answer would split at least this
+    badly (`lost` or more of `lost + gained`) if each change were a coin flip. 1.0 with no change."""
+    from math import comb
+
+    changed = lost + gained
+    return sum(comb(changed, k) for k in range(lost, changed + 1)) / 2.0**changed
 
 
 def top_k(logprobs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -58,6 +58,8 @@ class FamilyRetention:
     gated: bool  # the base beats chance clearly enough for the ratio to mean something
     kl_per_token: float
     token_agreement: float
+    lost: int | None = None  # items the base got right and the tuned model wrong (None: not recorded)
+    gained: int | None = None  # the reverse
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,9 @@ class CheckFinished:
 
 
 def _build(cls, data):
+    """A field with a default may be missing (a report stored before the field existed)."""
     hints = typing.get_type_hints(cls)
-    return cls(**{f.name: _value(hints[f.name], data[f.name]) for f in fields(cls)})
+    return cls(**{f.name: _value(hints[f.name], data[f.name]) for f in fields(cls) if f.name in data})
 
 
 def _value(hint, value):

@@ -66,10 +66,12 @@ def _family(suite, family, base_correct, correct, kls, agrees, above_chance) -> 
     base_acc, tuned_acc = float(base_correct[idx].mean()), float(correct[idx].mean())
     skill = chance + beyond_chance(chance, len(idx), above_chance)
     gated = len(idx) >= MIN_FAMILY_ITEMS and base_acc >= skill
+    before, after = base_correct[idx], correct[idx]
     return FamilyRetention(
         family, len(idx), chance, base_acc, tuned_acc, ratio(tuned_acc, base_acc), gated,
         float(np.concatenate([kls[i] for i in idx]).mean()),
-        float(np.concatenate([agrees[i] for i in idx]).mean()))
+        float(np.concatenate([agrees[i] for i in idx]).mean()),
+        int((before & ~after).sum()), int((~before & after).sum()))
 
 
 def beyond_chance(chance: float, items: int, margin: float) -> float:

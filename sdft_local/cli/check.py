@@ -93,13 +93,13 @@ def print_report(report) -> None:
 
 def _retention_table(r):
     rows = [[f.family, f.items, f"{f.chance:.2f}", f"{f.base_accuracy:.2f}", f"{f.tuned_accuracy:.2f}",
-             _num(f.ratio, 3), f"{f.kl_per_token:.4f}", f"{f.token_agreement:.1%}",
-             "yes" if f.gated else "no"]
+             _num(f.ratio, 3), "" if f.lost is None else f"{f.lost}/{f.gained}", f"{f.kl_per_token:.4f}",
+             f"{f.token_agreement:.1%}", "yes" if f.gated else "no"]
             for f in r.families]
     rows.append(["all", r.items, "", f"{r.base_accuracy:.2f}", f"{r.tuned_accuracy:.2f}", _num(r.ratio, 3),
-                 f"{r.kl_per_token:.4f}", f"{r.token_agreement:.1%}", ""])
+                 "", f"{r.kl_per_token:.4f}", f"{r.token_agreement:.1%}", ""])
     return table("Retention (general probes)", ["family", "items", "chance", "base", "tuned", "ratio",
-                                                "KL/token", "agreement", "gated"], rows)
+                                                "lost/gained", "KL/token", "agreement", "gated"], rows)
 
 
 def _knowledge_table(k):

@@ -19,6 +19,7 @@ def test_noop_adapter_passes_with_zero_kl_and_full_agreement(torch_reports):
     assert r.token_agreement == 1.0 and r.answer_agreement == 1.0
     assert r.items == SMALL.image_probes + SMALL.text_probes and r.answer_tokens > r.items
     assert [f.tuned_accuracy for f in r.families] == [f.base_accuracy for f in r.families]
+    assert all(f.lost == f.gained == 0 for f in r.families)
     assert report.knowledge.entities == () and report.knowledge.notes
 
 
@@ -92,6 +93,9 @@ def test_retention_counts_tuned_accuracy_per_family(torch_reports):
     assert items == r.items
     pooled = sum(f.tuned_accuracy * f.items for f in r.families) / items
     assert np.isclose(pooled, r.tuned_accuracy)
+    for f in r.families:  # the items that changed answer add up to the change of accuracy
+        assert f.gained - f.lost == round((f.tuned_accuracy - f.base_accuracy) * f.items)
+    assert any(f.lost + f.gained for f in r.families)
 
 
 def test_mlx_format_run_is_converted_for_torch(projects, torch_reports, tmp_path):

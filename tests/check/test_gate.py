@@ -8,6 +8,7 @@ import pytest
 
 from sdft_local.check import CheckConfig, GateConfig
 from sdft_local.check.gate import judge
+from sdft_local.check.metrics import drop_p_value
 from sdft_local.check.report import (Bleed, CheckReport, EntityKnowledge, FamilyRetention, GateVerdict,
                                      KnowledgeReport, Recognition, RetentionReport)
 from sdft_local.errors import ConfigError
@@ -15,8 +16,10 @@ from sdft_local.errors import ConfigError
 GATE = GateConfig()
 
 
-def family(name="colour", base=0.8, tuned=0.8, gated=True):
-    return FamilyRetention(name, 25, 0.25, base, tuned, tuned / base, gated, 0.01, 0.99)
+def family(name="colour", base=0.8, tuned=0.8, gated=True, gained=0):
+    """25 items; every change of accuracy is items lost, plus `gained` items swapped both ways."""
+    lost = round((base - tuned) * 25) + gained
+    return FamilyRetention(name, 25, 0.25, base, tuned, tuned / base, gated, 0.01, 0.99, lost, gained)
 
 
 def retention(ratio=1.0, kl=0.01, agreement=0.99, bleed=None, families=None):
@@ -58,6 +61,30 @@ def test_each_forgetting_signal_is_named_with_its_number():
     assert "This is Biscuit." in next(r for r in v.reasons if r.metric == "bleed.name").message
 
 
+def test_a_family_drop_chance_explains_only_warns():
+    # 0.80 -> 0.60 both ways: 5 lost net. All 5 lost, none gained: p = 1/32, a real loss.
+    sure = judge(knowledge(), retention(families=(family("count", 0.8, 0.6),)), GATE)
+    assert metrics(sure) == {"retention.family.count": "fail"}
+    # 7 lost and 2 gained: coin flips over 9 changes lose 7 or more with p = 46/512.
+    noisy = judge(knowledge(), retention(families=(family("count", 0.8, 0.6, gained=2),)), GATE)
+    assert metrics(noisy) == {"retention.family.count": "warn"} and noisy.passed
+    reason = noisy.reasons[0]
+    assert reason.threshold == GATE.family_fail and "7 of the 9 items" in reason.message
+    assert "p = 0.09" in reason.message
+    strict = judge(knowledge(), retention(families=(family("count", 0.8, 0.6, gained=2),)),
+                   replace(GATE, family_p=0.1))
+    assert metrics(strict) == {"retention.family.count": "fail"}
+    unknown = replace(family("count", 0.8, 0.6), lost=None, gained=None)  # a report from before
+    assert metrics(judge(knowledge(), retention(families=(unknown,)), GATE)) == {"retention.family.count": "fail"}
+
+
+def test_drop_p_value_is_the_exact_one_sided_mcnemar_test():
+    assert drop_p_value(0, 0) == 1.0
+    assert drop_p_value(8, 0) == 1 / 256
+    assert drop_p_value(5, 3) == 93 / 256
+    assert drop_p_value(0, 4) == 1.0
+
+
 def test_warn_band_between_thresholds():
     v = judge(knowledge(), retention(kl=0.2, agreement=0.85), GATE)
     assert metrics(v) == {"retention.kl": "warn", "retention.agreement": "warn"}
@@ -95,6 +122,11 @@ def test_report_json_round_trip():
     back = CheckReport.from_json(report.to_json())
     assert back == report
     assert replace(back, run_id=4) != report
+    stored = report.to_dict()  # as written before families recorded lost and gained items
+    for f in stored["retention"]["families"]:
+        del f["lost"], f["gained"]
+    old = CheckReport.from_dict(stored)
+    assert old.retention.families[0].lost is None and old.knowledge == report.knowledge
 
 
 def test_forgetting_advice_follows_the_run_settings():
