@@ -42,7 +42,7 @@ class CheckReportView(VerticalScroll):
         self.query_one("#knowledge", DataTable).add_columns(
             "entity", "recognition", "positives", "negatives", "facts", "name recall")
         self.query_one("#retention", DataTable).add_columns(
-            "family", "items", "base", "tuned", "ratio", "KL/token", "agreement")
+            "family", "items", "base", "tuned", "ratio", "lost/gained", "KL/token", "agreement")
 
     def show(self, report) -> None:
         self.query_one("#verdict", Static).update(verdict_text(report))
@@ -55,8 +55,9 @@ class CheckReportView(VerticalScroll):
         retention = self.query_one("#retention", DataTable)
         retention.clear()
         for f in report.retention.families:
+            changed = "" if f.lost is None else f"{f.lost}/{f.gained}"
             retention.add_row(f.family, f.items, pct(f.base_accuracy), pct(f.tuned_accuracy),
-                              num(f.ratio, 2), num(f.kl_per_token, 4), pct(f.token_agreement))
+                              num(f.ratio, 2), changed, num(f.kl_per_token, 4), pct(f.token_agreement))
         self.query_one("#retention-summary", Static).update(_retention_summary(report.retention))
 
 

@@ -10,6 +10,7 @@ from sdft_tui.app import make_app
 from sdft_tui.messages import StageFinished, StageProgressed
 from sdft_tui.screens.check import CheckScreen
 from sdft_tui.widgets.check_compare import CheckComparison
+from sdft_tui.widgets.check_report import num
 
 from .conftest import screen_text, wait_for
 
@@ -45,6 +46,7 @@ async def test_a_check_shows_the_verdict_with_reasons_and_is_stored(trained_proj
     assert "Biscuit" in text
     for family in report.retention.families:
         assert f"{family.family} {family.items}" in text
+        assert f"{num(family.ratio, 2)} {family.lost}/{family.gained} " in text
     assert columns == ["metric", "run-1 (#1)"]
     assert latest_check(trained_project, 1).verdict == report.verdict
 
