@@ -12,7 +12,8 @@ retention ratio and KL(base || tuned) on the general probes, and the gate's verd
 - `sdft_no_negative`: `sdft` without the negative turn (0.2 / 0 / 0.5).
 
 `--incremental` also teaches Biscuit alone, then Pixel starting from Biscuit's adapter (SDFT +
-SelfAug, as the demo trains).
+SelfAug, as the demo trains), once on Pixel's dialogues only and once with half of Biscuit's
+replayed (`--replay 0.5`).
 Biscuit's scores before and after the second step show what it keeps. `--markdown FILE` writes
 the tables, mean ± standard deviation over seeds, with the command that made them.
 
@@ -162,13 +163,16 @@ INCREMENTAL_METRICS = ("Biscuit_recognition", "Biscuit_fact_accuracy", "Pixel_re
 
 
 def _incremental(store, seed: int, base: dict) -> dict:
-    """Biscuit alone, then Pixel on top of Biscuit's adapter; the scores after each step."""
+    """Biscuit alone, then Pixel on top of Biscuit's adapter, without and with half of Biscuit's
+    dialogues replayed; the scores after each step."""
     flags = {**base, **METHODS["sdft_selfaug"], "seed": seed}
     first, _, adapter = _train_and_check(store, f"biscuit-seed{seed}", {**flags, "entities": ("Biscuit",)})
-    second, _, _ = _train_and_check(store, f"then-pixel-seed{seed}",
-                                    {**flags, "entities": ("Pixel",), "init_adapter": str(adapter)})
+    then = {**flags, "entities": ("Pixel",), "init_adapter": str(adapter)}
+    second, _, _ = _train_and_check(store, f"then-pixel-seed{seed}", then)
+    replayed, _, _ = _train_and_check(store, f"then-pixel-replay-seed{seed}", {**then, "replay": 0.5})
     return {"seed": seed, "steps": [{"step": "1: Biscuit", **scores(first)},
-                                    {"step": "2: Pixel from step 1", **scores(second)}]}
+                                    {"step": "2: Pixel from step 1", **scores(second)},
+                                    {"step": "2: same, Biscuit's replayed at 0.5", **scores(replayed)}]}
 
 
 def scores(report) -> dict:
@@ -230,7 +234,8 @@ def markdown(result: dict, command: str) -> str:
                   "| " + " | ".join(accuracy) + " |", "|" + "---|" * len(accuracy),
                   "| " + " | ".join(f"{v:.2f}" for v in accuracy.values()) + " |"]
     if result["incremental"]:
-        lines += ["", "Incremental (SDFT + SelfAug): Biscuit first, then Pixel starting from Biscuit's adapter.", "",
+        lines += ["", "Incremental (SDFT + SelfAug): Biscuit first, then Pixel starting from Biscuit's adapter, "
+                  "on Pixel's dialogues only or with half of Biscuit's replayed.", "",
                   "| step | Biscuit recognition | Biscuit facts | Pixel recognition | Pixel facts | retention | "
                   "KL/token | gate passed |", "|---|---|---|---|---|---|---|---|"]
         for step, s in result["incremental_summary"].items():

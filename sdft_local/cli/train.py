@@ -41,6 +41,7 @@ def _flag(*names, help_field: str | None = None, **kw):
 @click.option("--entity", "entities", multiple=True, metavar="NAME", help="Train only on this entity's dialogues (repeatable).")
 @click.option("--from-run", metavar="RUN", default=None,
               help="Start from run RUN's adapter (id or name) instead of a fresh LoRA.")
+@_flag("--replay", type=float, help_field="replay")
 @_flag("--checkpoint-every", type=int, help_field="checkpoint_every")
 @_flag("--grad-checkpoint/--no-grad-checkpoint", help_field="grad_checkpoint")
 @_flag("--qlora-bits", type=click.Choice(["4", "8"]), help_field="qlora_bits")
@@ -62,8 +63,10 @@ def train_cmd(env: Env, resume, eval_only, list_runs, name, lora_mlp, qlora_bits
         options = {p.name: p.opts[0] for p in click.get_current_context().command.params}
         raise click.UsageError(f"--resume continues a run with its saved settings; drop "
                                f"{', '.join(options[k] for k in given)}")
+    replay = flags.pop("replay")  # checked together with the entities it depends on
     config = _config(store, flags, lora_mlp, qlora_bits)
-    config = config.merged(entities=tuple(entities) or None, init_adapter=_from_run(store, from_run))
+    config = config.merged(entities=tuple(entities) or None, init_adapter=_from_run(store, from_run),
+                           replay=replay)
     if eval_only:
         return _eval_only(env, store, config)
     from ..training import train

@@ -54,6 +54,9 @@ class TrainConfig(Settings):
                                                         "turns (default: the dialogues' own, 0.2/0.3/0.5); "
                                                         "a turn weighted 0 is left out of the dialogue")
     entities: tuple[str, ...] = _opt((), "train only on these entities' dialogues (default: all)")
+    replay: float = _opt(0.0, "with entities (--entity): also train on this share of the other "
+                              "entities' dialogues, so an adapter that learned them keeps them "
+                              "(e.g. 0.5 with --from-run; 0: none)")
     init_adapter: str | None = _opt(None, "start from this adapter folder instead of a fresh LoRA "
                                           "(teach a new entity on top of an earlier run)")
     checkpoint_every: int = _opt(50, "save a resumable checkpoint every N steps (0: only at the end)")
@@ -131,6 +134,10 @@ def _problem(c: TrainConfig) -> str | None:
          f"turn_weights {c.turn_weights} must be three weights within 0..10 (caption, negative, entity), "
          f"not all 0"),
         (all(isinstance(e, str) and e for e in c.entities), f"entities {list(c.entities)} must be entity names"),
+        (0.0 <= c.replay <= 1.0, f"replay {c.replay} must be within 0..1 (a share of the other "
+                                 f"entities' dialogues)"),
+        (c.replay == 0.0 or bool(c.entities), f"replay {c.replay} needs entities: without them every "
+                                              f"entity's dialogues are trained already"),
         (isinstance(c.checkpoint_every, int) and c.checkpoint_every >= 0,
          f"checkpoint_every {c.checkpoint_every} must be >= 0"),
         (isinstance(c.keep_checkpoints, int) and c.keep_checkpoints >= 1,

@@ -123,7 +123,8 @@ def _student(backend: str, model_path, config: TrainConfig):
 
 
 def select_dialogues(dialogues: Sequence[Dialogue], config: TrainConfig) -> list[Dialogue]:
-    """The dialogues of `config.entities` (all when empty), reweighted by `config.turn_weights`."""
+    """The dialogues of `config.entities` (all when empty) plus a `config.replay` share of the
+    others, chosen by the seed, reweighted by `config.turn_weights`."""
     chosen = list(dialogues)
     if config.entities:
         present = sorted({d.entity for d in chosen})
@@ -131,12 +132,21 @@ def select_dialogues(dialogues: Sequence[Dialogue], config: TrainConfig) -> list
         if absent:
             raise TrainingError(f"no dialogues for entity {absent[0]!r}; entities with dialogues: "
                                 f"{', '.join(present) or 'none'}")
-        chosen = [d for d in chosen if d.entity in config.entities]
+        others = [d for d in chosen if d.entity not in config.entities]
+        chosen = [d for d in chosen if d.entity in config.entities] + _replayed(others, config)
     if config.turn_weights is not None:
         weight = dict(zip(TURN_KINDS, config.turn_weights))
         chosen = [replace(d, turns=tuple(replace(t, weight=weight[t.kind]) for t in d.turns if weight[t.kind] > 0))
                   for d in chosen]
     return chosen
+
+
+def _replayed(others: list[Dialogue], config: TrainConfig) -> list[Dialogue]:
+    """round(replay * n) of `others`, the same ones for the same seed, in their original order."""
+    import random
+
+    keep = sorted(random.Random(config.seed).sample(range(len(others)), round(config.replay * len(others))))
+    return [others[i] for i in keep]
 
 
 def _tracked(store, run_id: int, ctx: RunContext, make_records):

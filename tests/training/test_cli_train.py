@@ -87,14 +87,17 @@ def test_training_without_dialogues_is_a_clear_error(sdft_home, tiny_model_dir):
 def test_from_run_entity_and_turn_weights_flags(project):
     invoke("train", "--json", "--backend", "torch", "--steps", "2", "--name", "first")
     done = invoke("train", "--json", "--backend", "torch", "--steps", "2", "--from-run", "first",
-                  "--entity", "Biscuit", "--turn-weights", "0,0,1")
+                  "--entity", "Biscuit", "--turn-weights", "0,0,1", "--replay", "0.5")
     saved = json.loads((project.root / f"runs/{done['run_id']}/config.json").read_text())["config"]
     assert saved["init_adapter"] == str(project.root / "runs/1/adapter")
     assert saved["entities"] == ["Biscuit"] and saved["turn_weights"] == [0.0, 0.0, 1.0]
+    assert saved["replay"] == 0.5
     bad = CliRunner().invoke(cli, ["train", "--turn-weights", "0.2,0.5", "--project", "proj"])
     assert bad.exit_code == 2 and "not three comma-separated numbers" in bad.output
     missing = CliRunner().invoke(cli, ["train", "--from-run", "nope", "--project", "proj"])
     assert missing.exit_code == 1 and "no run named 'nope'" in missing.output
     unknown = CliRunner().invoke(cli, ["train", "--entity", "Rex", "--project", "proj"])
     assert unknown.exit_code == 1 and "no dialogues for entity 'Rex'" in unknown.output
+    lone = CliRunner().invoke(cli, ["train", "--replay", "0.5", "--project", "proj"])
+    assert lone.exit_code != 0 and "replay 0.5 needs entities" in lone.output
     assert len(list_runs(project)) == 2  # the refused runs left no row behind

@@ -43,6 +43,29 @@ def test_entity_filter_and_its_errors(dialogues):
         select_dialogues(dialogues, TrainConfig(entities=("Rex",)))
 
 
+def test_replay_adds_a_seeded_share_of_the_other_entities(dialogues):
+    pixel = [replace(d, entity="Pixel", variant=i) for i, d in enumerate(dialogues[:2])]
+    biscuit = list(dialogues) * 2  # enough of the other entity to sample from
+    chosen = select_dialogues(biscuit + pixel, TrainConfig(entities=("Pixel",), replay=0.5, seed=3))
+    replayed = [d for d in chosen if d.entity == "Biscuit"]
+    assert chosen[:2] == pixel and len(replayed) == round(0.5 * len(biscuit))
+    assert chosen == select_dialogues(biscuit + pixel, TrainConfig(entities=("Pixel",), replay=0.5, seed=3))
+    picks = {tuple(id(d) for d in select_dialogues(biscuit + pixel, TrainConfig(entities=("Pixel",),
+                                                                                replay=0.5, seed=s)))
+             for s in range(8)}
+    assert len(picks) > 1  # the seed chooses which ones
+    everything = select_dialogues(biscuit + pixel, TrainConfig(entities=("Pixel",), replay=1.0))
+    assert sorted(map(id, everything)) == sorted(map(id, biscuit + pixel))
+    assert select_dialogues(biscuit + pixel, TrainConfig(entities=("Pixel",))) == pixel
+
+
+@pytest.mark.parametrize("bad, match", [(dict(replay=1.5, entities=("Pixel",)), "replay 1.5 must be within 0..1"),
+                                        (dict(replay=0.5), "replay 0.5 needs entities")])
+def test_bad_replay_is_refused(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(**bad)
+
+
 @pytest.mark.parametrize("weights", [(0, 0, 0), (0.2, 0.5), (0.2, -1, 0.5)])
 def test_bad_turn_weights_are_refused(weights):
     with pytest.raises(ConfigError, match="turn_weights"):
@@ -50,7 +73,7 @@ def test_bad_turn_weights_are_refused(weights):
 
 
 def test_config_round_trips_the_new_options():
-    config = TrainConfig(turn_weights=[0, 0.3, 0.5], entities=["Pixel"], init_adapter="/x/adapter")
+    config = TrainConfig(turn_weights=[0, 0.3, 0.5], entities=["Pixel"], init_adapter="/x/adapter", replay=0.5)
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert config.to_dict()["turn_weights"] == [0.0, 0.3, 0.5]
 
