@@ -9,6 +9,7 @@ current adapter for evaluation. The step-by-step work is in `loop.py`.
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -143,8 +144,6 @@ def select_dialogues(dialogues: Sequence[Dialogue], config: TrainConfig) -> list
 
 def _replayed(others: list[Dialogue], config: TrainConfig) -> list[Dialogue]:
     """round(replay * n) of `others`, the same ones for the same seed, in their original order."""
-    import random
-
     keep = sorted(random.Random(config.seed).sample(range(len(others)), round(config.replay * len(others))))
     return [others[i] for i in keep]
 
