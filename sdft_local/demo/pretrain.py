@@ -201,9 +201,9 @@ def _vision_stage(model, processor, config: PretrainConfig, path: Path):
         if saved is not None:
             opt.load_state_dict(saved["optimizer"])
         clock = time.monotonic() - elapsed
-        for step, loss, acc, *_ in warm_up_vision(model, processor, steps=config.vision_steps,
-                                                  batch_size=config.vision_batch, lr=config.vision_lr,
-                                                  seed=config.seed, start=start, heads=heads, opt=opt):
+        for step, loss, acc in warm_up_vision(model, processor, heads, opt, steps=config.vision_steps,
+                                              batch_size=config.vision_batch, lr=config.vision_lr,
+                                              seed=config.seed, start=start):
             elapsed = time.monotonic() - clock
             if step % config.checkpoint_every == 0 or step == config.vision_steps:
                 _atomic_save(path, {"model": model.state_dict(), "heads": heads.state_dict(),

@@ -9,8 +9,9 @@ count, position, written word), each image costing a fifth of a dialogue step. T
 model barely tells image tokens apart by place (mrope's height and width bands rotate by under
 0.1 rad across a 4x4 grid at theta 1e6), so where a thing is must be written into the token
 itself, and heads on the flattened tokens could read it off the token index instead (they reached
-1.0 on position while the language model stayed at chance). The heads are discarded; the dialogue stage (`pretrain.py`) starts from the trained tower. Owns `scene_targets`
-and `warm_up_vision`. It does not touch the language model.
+1.0 on position while the language model stayed at chance). The heads are discarded; the dialogue
+stage (`pretrain.py`) starts from the trained tower. Owns `scene_targets`, the heads and
+`warm_up_vision`. It does not touch the language model.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import numpy as np
 
 from . import mix
 from .draw import KINDS
+from .pretrain import IGNORE
 from .questions import clear_position
 from .world import ITEM_COLORS, POSITIONS, WORDS, Scene, make_scene, position_of, render_scene
 
-IGNORE = -100
 # Class heads (cross-entropy; -100 where the scene has no single answer) and presence heads (multi-hot).
 CLASS_HEADS = {"colour": len(ITEM_COLORS), "kind": len(KINDS), "count": 6, "position": len(POSITIONS),
                "word": len(WORDS)}
@@ -114,14 +115,13 @@ def vision_loss(model, heads, processor, scenes: list[Scene]):
     return loss, acc
 
 
-def warm_up_vision(model, processor, *, steps: int, batch_size: int, lr: float, seed: int = 0,
-                   start: int = 0, heads=None, opt=None):
-    """Train the vision tower + merger (and the heads) for steps `start`..`steps`; yields (step, loss, acc)."""
+def warm_up_vision(model, processor, heads, opt, *, steps: int, batch_size: int, lr: float, seed: int = 0,
+                   start: int = 0):
+    """Train the vision tower + merger and `heads` with `opt` for steps `start`..`steps`;
+    yields (step, loss, accuracy per head)."""
     import torch
 
-    heads = heads if heads is not None else make_heads(model.config.text_config.hidden_size, seed=seed)
-    params = list(model.model.visual.parameters()) + list(heads.parameters())
-    opt = opt if opt is not None else torch.optim.AdamW(params, lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    params = [p for group in opt.param_groups for p in group["params"]]
     for step in range(start, steps):
         for group in opt.param_groups:
             group["lr"] = lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * (1 - step / steps))
@@ -130,4 +130,4 @@ def warm_up_vision(model, processor, *, steps: int, batch_size: int, lr: float, 
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        yield step + 1, float(loss.detach()), acc, heads, opt
+        yield step + 1, float(loss.detach()), acc
