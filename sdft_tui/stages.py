@@ -80,7 +80,6 @@ def chat_records(store, image: str | None, question: str, max_new_tokens: int = 
     """The base model's answer, then the tuned model's (the project's current adapter)."""
     from sdft_local.check.runner import adapter_for_backend
     from sdft_local.models.student import make_student
-    from sdft_local.text import printable
     from sdft_local.training.run import pick_backend
     from sdft_local.training.runs import current_adapter
 
@@ -89,7 +88,7 @@ def chat_records(store, image: str | None, question: str, max_new_tokens: int = 
     base_model = store.project.base_model
     yield f"Loading the base model {base_model} …"
     base = make_student(base_model, backend)
-    yield ChatAnswered("base", base.name, printable(base.generate(image, messages, max_new_tokens=max_new_tokens)))
+    yield _answer("base", base, image, messages, max_new_tokens)
     found = current_adapter(store)
     if found is None:
         yield "No trained adapter yet: train one to compare (t on the project screen)."
@@ -97,4 +96,12 @@ def chat_records(store, image: str | None, question: str, max_new_tokens: int = 
     del base
     yield f"Loading the tuned model ({found[0].name}) …"
     tuned = make_student(base_model, backend, adapter=adapter_for_backend(found[1], backend))
-    yield ChatAnswered("tuned", tuned.name, printable(tuned.generate(image, messages, max_new_tokens=max_new_tokens)))
+    yield _answer("tuned", tuned, image, messages, max_new_tokens)
+
+
+def _answer(side: str, student, image, messages, max_new_tokens: int) -> ChatAnswered:
+    """One model's answer, cleaned like stored answers (no control characters)."""
+    from sdft_local.text import printable
+
+    answer = student.generate(image, messages, max_new_tokens=max_new_tokens)
+    return ChatAnswered(side, student.name, printable(answer))

@@ -87,8 +87,6 @@ class CheckConfig(Settings):
         return asdict(self)
 
 
-
-
 def resolve_check_config(settings: dict | None = None, **flags) -> CheckConfig:
     """Flags over the project's `check` settings over defaults."""
     return CheckConfig.from_dict(dict((settings or {}).get("check", {}))).merged(**flags)

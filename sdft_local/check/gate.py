@@ -15,17 +15,15 @@ from .config import GateConfig
 from .metrics import drop_p_value
 from .report import FamilyRetention, GateVerdict, KnowledgeReport, Reason, RetentionReport
 
-FORGETTING_FIX = ("lower the learning rate or the epochs, raise the caption turn's weight, or train "
-                  "with SelfAug (selfaug 0.5)")
+LESS_TRAINING = "lower the learning rate or the epochs, raise the caption turn's weight, or "
 
 
 def forgetting_fix(train_config: dict | None = None) -> str:
     """What to change against forgetting, given the run's training settings (when known)."""
     selfaug = float((train_config or {}).get("selfaug") or 0.0)
     if selfaug <= 0:
-        return FORGETTING_FIX
-    return (f"lower the learning rate or the epochs, raise the caption turn's weight, or raise SelfAug "
-            f"above the run's {selfaug:g}")
+        return LESS_TRAINING + "train with SelfAug (selfaug 0.5)"
+    return LESS_TRAINING + f"raise SelfAug above the run's {selfaug:g}"
 
 
 def judge(knowledge: KnowledgeReport, retention: RetentionReport, gate: GateConfig,

@@ -63,9 +63,11 @@ def run_demo(options: DemoOptions = DemoOptions()) -> Iterator[object]:
         learn = replace(pipeline, stages=tuple(s for s in pipeline.stages if s != "export"))
         yield from _collect(run_pipeline(store, learn), finals)
         after = getattr(finals.get("check"), "report", None)
-        skipped = _export_refusal(after) if "export" in pipeline.stages else None
-        if "export" in pipeline.stages and skipped is None:
-            yield from _collect(run_pipeline(store, replace(pipeline, stages=("export",))), finals)
+        skipped = None
+        if "export" in pipeline.stages:
+            skipped = _export_refusal(after)
+            if skipped is None:
+                yield from _collect(run_pipeline(store, replace(pipeline, stages=("export",))), finals)
         yield DemoFinished(
             store.project.name, str(store.root), options.base_model, before, after, finals.get("train"),
             getattr(finals.get("export"), "result", None), time.perf_counter() - started, skipped)

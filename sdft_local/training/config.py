@@ -94,8 +94,6 @@ class TrainConfig(Settings):
         return data
 
 
-
-
 def resolve_config(settings: dict | None = None, **flags) -> TrainConfig:
     """Flags over the project's `train` settings over defaults (None flags are not given)."""
     base = TrainConfig.from_dict(dict((settings or {}).get("train", {})))
