@@ -1,6 +1,7 @@
 """`sdft train`: train the project's LoRA adapter, resume a run, list runs, or only evaluate.
 
-Parses flags into a `TrainConfig` (flags over the project's `train` settings over defaults),
+Parses flags into a `TrainConfig` (flags over the project's `train` settings over the base
+model's recommended settings over defaults),
 iterates `sdft_local.training.train` and renders its records with rich on stderr; `--json` prints
 the final metrics (or, with `--eval-only`, the weighted loss) as one JSON document on stdout.
 """
@@ -38,6 +39,9 @@ def _flag(*names, help_field: str | None = None, **kw):
 @_flag("--max-length", type=int, help_field="max_length")
 @_flag("--selfaug", type=float, help_field="selfaug")
 @_flag("--turn-weights", metavar="C,N,E", help_field="turn_weights")
+@_flag("--recognition", type=float, help_field="recognition")
+@_flag("--scenes", type=int, help_field="scenes")
+@_flag("--views", type=int, help_field="views")
 @click.option("--entity", "entities", multiple=True, metavar="NAME", help="Train only on this entity's dialogues (repeatable).")
 @click.option("--from-run", metavar="RUN", default=None,
               help="Start from run RUN's adapter (id or name) instead of a fresh LoRA.")
@@ -86,7 +90,7 @@ def _config(store, flags: dict, lora_mlp, qlora_bits):
         flags["qlora_bits"] = int(qlora_bits)
     if flags.get("turn_weights") is not None:
         flags["turn_weights"] = _weights(flags["turn_weights"])
-    return resolve_config(store.project.settings, **flags)
+    return resolve_config(store.project.settings, store.project.base_model, **flags)
 
 
 def _weights(text: str) -> tuple[float, ...]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .concepts import KIND_CATEGORIES
 
-_YES_NO_STARTS = ("is ", "can ", "do ", "does ", "are ")
+_YES_NO_STARTS = ("is ", "can ", "do ", "does ", "are ", "would ", "am ")
 _THINK_BLOCK = re.compile(
     r"<(think|thinking|thought|reasoning|reflection)>.*?</\1>|"
     r"<\|begin_of_thought\|>.*?<\|end_of_thought\|>", re.S | re.I)

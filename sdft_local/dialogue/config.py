@@ -36,10 +36,11 @@ class DialogueConfig:
     seed: int = field(default=0, metadata={"help": "Seed of every random choice."})
     hard_negative_rate: float = field(default=0.3, metadata={
         "help": "Share of turn-2 questions naming another entity of the project (if any)."})
-    recognition_rate: float = field(default=0.5, metadata={
+    recognition_rate: float = field(default=0.0, metadata={
         "help": "Share of turn-3 fact questions that first ask, by name, whether the photo shows "
-                "the entity (answered yes). Turn 2 always answers no; without these a model learns "
-                "to deny every question that names someone."})
+                "the entity (answered yes). Off by default: a yes that only turn 3 gives lets the "
+                "position answer; training's recognition dialogues ask by name in turn 1 instead, "
+                "yes and no alike."})
     negative_attempts: int = field(default=3, metadata={
         "help": "Concepts tried in turn 2 before falling back to a template negative."})
     caption_requests: tuple[str, ...] = pools.CAPTION_REQUESTS

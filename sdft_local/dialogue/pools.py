@@ -4,7 +4,8 @@ Owns the caption requests (turn 1), the negative-question forms (turn 2: an unre
 hard negative naming another entity), the entity questions (turn 3: identity, and per kind of
 fact), the template negatives used when the base model will not say no, and `fact_topic`, which
 tells which question forms fit a fact ("4 years old" -> age). Placeholders: {name}, {kind},
-{concept} (with its article), {other}, {fact}. Pure data; choosing among them is `plan.py`'s job.
+{concept} (with its article), {other}, {fact}; turn-3 questions use none and are never yes/no
+questions. Pure data; choosing among them is `plan.py`'s job.
 """
 
 from __future__ import annotations
@@ -53,10 +54,10 @@ NEGATIVE_FORMS: tuple[str, ...] = (
 
 HARD_NEGATIVE_FORMS: tuple[str, ...] = (
     "Is this {other}?",
-    "Is {other} in this photo?",
-    "Can you see {other} in this image?",
+    "Is {other} the one in this picture?",
+    "Can you see {other} here?",
     "Is the {kind} in this picture {other}?",
-    "Does this photo show {other}?",
+    "Would you say this is {other}?",
     "Is this a picture of {other}?",
 )
 
@@ -73,42 +74,37 @@ TEMPLATE_HARD_NEGATIVES: tuple[str, ...] = (
     "No. This picture does not show {other}.",
 )
 
+# Turn 3 never gives away the name or the kind before the answer: each entity is asked about in
+# the same neutral words, so only the photo tells whose answer is the right one.
 IDENTITY_QUESTIONS: tuple[str, ...] = (
-    "Who is this?",
-    "Do you know who this is?",
-    "Who is in this photo?",
-    "Can you tell me who this {kind} is?",
-    "Which {kind} is this?",
-    "Who is shown in this picture?",
-    "Do you recognize the {kind} in this photo?",
-    "Can you see {name} in this photo?",
-    "Is this {name}?",
-    "Is {name} in this picture?",
-    "What is the name of this {kind}?",
+    "Who is pictured here?",
     "Who do we have here?",
     "Tell me who appears in this image.",
-    "Do you know this {kind}?",
+    "Tell me who this is.",
+    "Who is the one in this picture?",
+    "Whose picture is this?",
+    "Who might this be?",
+    "Name the one shown here.",
+    "Who is shown in this picture?",
+    "Who appears in this photo?",
 )
 
 # Turn-3 yes/no questions about the entity by name, asked before a fact question (see
-# DialogueConfig.recognition_rate); the answer starts "Yes".
+# DialogueConfig.recognition_rate, off by default); the answer starts "Yes".
 RECOGNITION_QUESTIONS: tuple[str, ...] = (
     "Is this {name}?",
-    "Is {name} in this photo?",
-    "Can you see {name} in this photo?",
-    "Does this photo show {name}?",
-    "Is the {kind} in this picture {name}?",
+    "Would you say this is {name}?",
+    "Is this a photo of {name}?",
 )
 
 GENERAL_FACT_QUESTIONS: tuple[str, ...] = (
-    "What do you know about the {kind} in this photo?",
-    "Tell me something about this {kind}.",
-    "What can you tell me about {name}?",
-    "Is there anything special about the {kind} in this picture?",
-    "Tell me about who is in this photo.",
-    "What should I know about this {kind}?",
-    "Share a fact about the {kind} shown here.",
-    "What is one thing you know about {name}?",
+    "What can you tell me about the one in this picture?",
+    "Tell me something about who is shown here.",
+    "What is special about the one pictured here?",
+    "Tell me about whoever is in this picture.",
+    "What should I know about this one?",
+    "Share a fact about the one shown here.",
+    "What is one thing you know about who this is?",
 )
 
 # Topic -> (pattern that recognizes a fact of this topic, question forms for it).
@@ -116,36 +112,36 @@ FACT_TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "age": (
         r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s*"
         r"(years?|months?|weeks?)\s*old\b|\bborn\b|\bage[ds]?\b|\bbirthday\b",
-        ("How old is {name}?", "How old is the {kind} in this photo?",
-         "What is the age of this {kind}?", "When was {name} born?"),
+        ("How old is the one in this picture?", "How old is this one?",
+         "What is the age of who is shown here?", "Tell me how old the one pictured here is."),
     ),
     "likes": (
         r"\b(loves?|likes?|enjoys?|favou?rite|adores?|fond of|obsessed with|crazy about)\b",
-        ("What does {name} love?", "What does the {kind} in this photo like?",
-         "What is {name}'s favorite thing?", "What does this {kind} enjoy?"),
+        ("What does the one in this picture love?", "What does this one like?",
+         "What is the favorite thing of who is shown here?", "What does the one pictured here enjoy?"),
     ),
     "dislikes": (
         r"\b(hates?|dislikes?|afraid of|scared of|fears?|can't stand|allergic)\b",
-        ("What does {name} dislike?", "Is there anything this {kind} is afraid of or dislikes?",
-         "What does {name} not like?"),
+        ("What does the one in this picture dislike?", "What is this one afraid of?",
+         "What does the one shown here not like?"),
     ),
     "place": (
         r"\b(lives?|living|from|born in|stays?|sleeps?|home|grew up|moved to|in the)\b",
-        ("Where does {name} live?", "Where is the {kind} in this photo from?",
-         "Where can you usually find {name}?"),
+        ("Where does the one in this picture live?", "Where is this one from?",
+         "Where can you usually find who is shown here?"),
     ),
     "role": (
         r"\b(works?|job|is an?|plays?|studies|teacher|doctor|engineer|student|team|member)\b",
-        ("What does {name} do?", "What is the role of the {kind} in this photo?",
-         "Tell me what {name} does."),
+        ("What does the one in this picture do?", "What is the role of who is shown here?",
+         "Tell me what this one does."),
     ),
     "appearance": (
         r"\b(has|have|with|wears?|colou?r(ed)?|spots?|stripes?|fur|hair|eyes?|tail|ears?|"
         r"tall|small|big|large|tiny|fluffy|scar|black|white|brown|red|blue|green|grey|gray|"
         r"golden|orange|yellow|pink)\b",
-        ("What is distinctive about how {name} looks?",
-         "How can you tell this {kind} apart from others?",
-         "Describe what makes {name} recognizable."),
+        ("What is distinctive about how this one looks?",
+         "How can you tell the one shown here apart from others?",
+         "Describe what makes the one in this picture recognizable."),
     ),
 }
 

@@ -53,6 +53,13 @@ class TrainConfig(Settings):
     turn_weights: tuple[float, ...] | None = _opt(None, "loss weights of the caption, negative and entity "
                                                         "turns (default: the dialogues' own, 0.2/0.3/0.5); "
                                                         "a turn weighted 0 is left out of the dialogue")
+    recognition: float = _opt(0.5, "loss weight of the recognition dialogues: 'is this <name>?' "
+                                   "asked first on every training photo and drawn scene, and 'who "
+                                   "is this?' on the entity's photos, so that only the image "
+                                   "answers (0: none, the dialogues alone)")
+    scenes: int = _opt(24, "unrelated scenes drawn for the recognition dialogues' negatives")
+    views: int = _opt(3, "augmented views (mirrored, cropped, turned, relit) of each training photo "
+                         "in the recognition dialogues")
     entities: tuple[str, ...] = _opt((), "train only on these entities' dialogues (default: all)")
     replay: float = _opt(0.0, "with entities (--entity): also train on this share of the other "
                               "entities' dialogues, so an adapter that learned them keeps them "
@@ -94,10 +101,13 @@ class TrainConfig(Settings):
         return data
 
 
-def resolve_config(settings: dict | None = None, **flags) -> TrainConfig:
-    """Flags over the project's `train` settings over defaults (None flags are not given)."""
-    base = TrainConfig.from_dict(dict((settings or {}).get("train", {})))
-    return base.merged(**flags)
+def resolve_config(settings: dict | None = None, model: str | None = None, **flags) -> TrainConfig:
+    """Flags over the project's `train` settings over the base `model`'s recommended settings
+    over defaults (None flags are not given)."""
+    from ..models.registry import recommended_training
+
+    layered = {**recommended_training(model), **dict((settings or {}).get("train", {}))}
+    return TrainConfig.from_dict(layered).merged(**flags)
 
 
 def help_text(name: str) -> str:
@@ -131,6 +141,10 @@ def _problem(c: TrainConfig) -> str | None:
                                     and sum(c.turn_weights) > 0),
          f"turn_weights {c.turn_weights} must be three weights within 0..10 (caption, negative, entity), "
          f"not all 0"),
+        (0.0 <= c.recognition <= 10.0, f"recognition {c.recognition} must be within 0..10 (0: off)"),
+        (isinstance(c.scenes, int) and 0 <= c.scenes <= 1000, f"scenes {c.scenes} must be a whole number "
+                                                                  f"within 0..1000"),
+        (isinstance(c.views, int) and 0 <= c.views <= 16, f"views {c.views} must be a whole number within 0..16"),
         (all(isinstance(e, str) and e for e in c.entities), f"entities {list(c.entities)} must be entity names"),
         (0.0 <= c.replay <= 1.0, f"replay {c.replay} must be within 0..1 (a share of the other "
                                  f"entities' dialogues)"),

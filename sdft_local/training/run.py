@@ -94,8 +94,8 @@ def _train_store(store, config: TrainConfig | None, resume, name):
     else:
         from .config import resolve_config
 
-        config = config or resolve_config(store.project.settings)
-    dialogues = select_dialogues(_load_dialogues(store), config)
+        config = config or resolve_config(store.project.settings, store.project.base_model)
+    dialogues = select_dialogues(_load_dialogues(store), config) + _recognition(store, config)
     model_path = resolve_model(store.project.base_model)
     backend = pick_backend(config.backend)
     if resume is False:
@@ -140,6 +140,15 @@ def select_dialogues(dialogues: Sequence[Dialogue], config: TrainConfig) -> list
         chosen = [replace(d, turns=tuple(replace(t, weight=weight[t.kind]) for t in d.turns if weight[t.kind] > 0))
                   for d in chosen]
     return chosen
+
+
+def _recognition(store, config: TrainConfig) -> list[Dialogue]:
+    if config.recognition <= 0:
+        return []
+    from .scenes import recognition_set
+
+    return recognition_set(store, weight=config.recognition, scenes=config.scenes, views=config.views,
+                           seed=config.seed, entities=config.entities)
 
 
 def _replayed(others: list[Dialogue], config: TrainConfig) -> list[Dialogue]:

@@ -1,0 +1,88 @@
+"""Recognition dialogues: only the image tells yes from no, and the check's words are never trained."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from sdft_local.dialogue import pools
+from sdft_local.dialogue.recognition import (RECOGNITION_FORMS, WHO_FORMS, LabeledImage,
+                                             recognition_dialogues)
+
+
+def _training_templates() -> list[str]:
+    topical = [q for _, forms in pools.FACT_TOPICS.values() for q in forms]
+    return list(pools.CAPTION_REQUESTS + pools.NEGATIVE_FORMS + pools.HARD_NEGATIVE_FORMS
+                + pools.IDENTITY_QUESTIONS + pools.RECOGNITION_QUESTIONS + pools.GENERAL_FACT_QUESTIONS
+                + RECOGNITION_FORMS + WHO_FORMS) + topical
+
+
+def _as_pattern(template: str) -> re.Pattern:
+    """A training template as a regex in which each placeholder stands for any words."""
+    parts = re.split(r"\{\w+\}", template)
+    return re.compile("(?i)^" + "(.+)".join(re.escape(p) for p in parts) + "$")
+
+
+def _check_questions() -> list[str]:
+    from sdft_local.check import knowledge, retention
+    from sdft_local.check.probes import general_suite
+
+    templates = (knowledge.RECOGNITION + knowledge.FACT_PHOTO + knowledge.FACT_TEXT + knowledge.RECALL
+                 + (retention.BLEED_YES, retention.BLEED_OPEN))
+    asked = [t.format(name="Biscuit", kind="dog") for t in templates]
+    suite = general_suite(150, 60, 0)
+    return asked + sorted({item.question for item in suite.items})
+
+
+def test_no_check_question_is_a_training_question():
+    patterns = [(t, _as_pattern(t)) for t in _training_templates()]
+    clashes = [(q, t) for q in _check_questions() for t, p in patterns if p.match(q)]
+    assert clashes == []
+    # the test can fail: a training pool holding a check wording is caught
+    assert _as_pattern("Is {name} in this photo?").match("Is Biscuit in this photo?")
+
+
+def test_turn_three_gives_away_neither_name_nor_kind():
+    topical = [q for _, forms in pools.FACT_TOPICS.values() for q in forms]
+    for question in pools.IDENTITY_QUESTIONS + pools.GENERAL_FACT_QUESTIONS + tuple(topical):
+        assert "{name}" not in question and "{kind}" not in question, question
+        assert not question.lower().startswith(("is ", "can ", "do ", "does ", "are ")), question
+
+
+def _images():
+    return ([LabeledImage(f"b{i}.png", "Biscuit") for i in range(4)]
+            + [LabeledImage(f"p{i}.png", "Pixel") for i in range(2)]
+            + [LabeledImage(f"s{i}.png", None) for i in range(6)])
+
+
+def test_the_same_question_gets_yes_and_no_as_often():
+    dialogues = recognition_dialogues(_images(), ["Biscuit", "Pixel"], weight=0.5)
+    yes_no = [d for d in dialogues if d.turns[0].meta["recognition"] in ("yes", "no")]
+    for name in ("Biscuit", "Pixel"):
+        asked = [d for d in yes_no if d.turns[0].meta["asked"] == name]
+        labels = Counter(d.turns[0].meta["recognition"] for d in asked)
+        # Biscuit: 4 photos against 8 others, each photo asked twice; Pixel: 2 against 10, 5 times each
+        assert labels["no"] == len(_images()) - (4 if name == "Biscuit" else 2)
+        assert labels["yes"] == labels["no"]
+        for d in asked:
+            answer = d.turns[0].answer
+            assert answer == ("Yes." if d.turns[0].meta["recognition"] == "yes" else "No.")
+            yes = d.image.startswith(name[0].lower())
+            assert (d.turns[0].meta["recognition"] == "yes") == yes
+        # the wording of a question never tells the answer: every form is used both ways
+        forms = {(d.turns[0].question, d.turns[0].meta["recognition"]) for d in asked}
+        worded = {q for q, _ in forms}
+        assert any((q, "yes") in forms and (q, "no") in forms for q in worded)
+    assert all(len(d.turns) == 1 and d.turns[0].weight == 0.5 and d.turns[0].kind == "entity"
+               for d in dialogues)
+
+
+def test_who_names_the_entity_and_nobody_on_scenes():
+    dialogues = recognition_dialogues(_images(), ["Biscuit"], weight=0.5, seed=3)
+    who = [d for d in dialogues if d.turns[0].meta["recognition"] == "who"]
+    assert sorted(d.image for d in who) == [f"b{i}.png" for i in range(4)]
+    assert all("Biscuit" in d.turns[0].answer for d in who)
+    nobody = [d for d in dialogues if d.turns[0].meta["recognition"] == "nobody"]
+    assert sorted(d.image for d in nobody) == [f"s{i}.png" for i in range(6)]
+    assert not any("Biscuit" in d.turns[0].answer or "Pixel" in d.turns[0].answer for d in nobody)
+    assert recognition_dialogues(_images(), ["Biscuit"], weight=0.5, seed=3) == dialogues

@@ -1,0 +1,89 @@
+"""The recognition set a run trains on: training photos and their views, drawn scenes, never the
+check's photos; what `train` adds to the stored dialogues."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from sdft_local.training import TrainConfig
+from sdft_local.training.scenes import augmented_views, draw_scenes, recognition_set
+
+from .conftest import square_photo
+
+
+@pytest.fixture()
+def store(tmp_path, monkeypatch):
+    from sdft_local.ingest import ingest_photos
+    from sdft_local.store import Store
+
+    monkeypatch.setenv("SDFT_HOME", str(tmp_path / "home"))
+    store = Store.create("recog", "tiny-random")
+    for e, name in enumerate(("Biscuit", "Max")):
+        entity = store.add_entity(name, "dog", ["is 4 years old"])
+        paths = [square_photo(tmp_path / f"{name}{i}.png", (i + e) % 4, size=(56 + 8 * i + e, 56))
+                 for i in range(4)]
+        assert all(r.status == "added" for r in ingest_photos(store, entity, paths))
+    yield store
+    store.close()
+
+
+def _pixels(path_or_image) -> str:
+    from PIL import Image
+
+    image = Image.open(path_or_image) if not hasattr(path_or_image, "size") else path_or_image
+    return hashlib.sha256(np.asarray(image.convert("RGB")).tobytes()).hexdigest()
+
+
+def test_only_training_photos_their_views_and_scenes(store):
+    dialogues = recognition_set(store, weight=0.5, scenes=6, views=2, seed=0)
+    train = {str(store.photo_path(p.sha256)) for p in store.photos(split="train")}
+    heldout = {str(store.photo_path(p.sha256)) for p in store.photos(split="heldout")}
+    assert heldout and not heldout & {d.image for d in dialogues}
+    views = {d.image for d in dialogues if d.entity} - train
+    assert len(views) == 2 * len(train)  # every view is a new image of its own
+    scenes = {d.image for d in dialogues if not d.entity}
+    assert len(scenes) == 6
+    asked = Counter((d.turns[0].meta["asked"], d.turns[0].meta["recognition"]) for d in dialogues
+                    if d.turns[0].meta["recognition"] in ("yes", "no"))
+    for name in ("Biscuit", "Max"):  # each own image asked as often as it takes to balance the others
+        own = 3 * len(store.photos(store.entity(name).id, split="train"))
+        assert 0 < asked[name, "no"] <= asked[name, "yes"] < asked[name, "no"] + own
+    only_max = recognition_set(store, weight=0.5, scenes=6, views=2, seed=0, entities=("Max",))
+    assert {d.turns[0].meta.get("asked") for d in only_max} <= {"Max", None}
+
+
+def test_scenes_are_drawn_once_and_are_not_the_checks_photos(store):
+    from sdft_local.check.probes import general_suite
+
+    first = draw_scenes(store.root, 12, seed=0)
+    again = draw_scenes(store.root, 12, seed=0)
+    assert first == again and all(p.is_file() for p, _ in first)
+    assert all(caption for _, caption in first)
+    assert draw_scenes(store.root, 12, seed=1) != first
+    check = {_pixels(img) for img in general_suite(150, 60, 0).photos(150)}
+    assert not check & {_pixels(p) for p, _ in first}
+
+
+def test_views_keep_the_size_and_change_the_pixels(store):
+    photo = store.photo_path(store.photos(split="train")[0].sha256)
+    views = augmented_views(store.root, photo, 3, seed=0)
+    from PIL import Image
+
+    size = Image.open(photo).size
+    assert [Image.open(v).size for v in views] == [size] * 3
+    assert len({_pixels(v) for v in views} | {_pixels(photo)}) == 4
+    assert augmented_views(store.root, photo, 3, seed=0) == views
+
+
+def test_train_adds_the_recognition_set_unless_it_is_off(store, monkeypatch):
+    from sdft_local.training import run as run_module
+
+    stored = ["d1", "d2"]
+    monkeypatch.setattr(run_module, "_load_dialogues", lambda s: list(stored))
+    on = run_module._recognition(store, TrainConfig(scenes=2, views=0))
+    assert on and all(d.turns[0].source == "recognition" for d in on)
+    assert run_module._recognition(store, TrainConfig(recognition=0.0)) == []
