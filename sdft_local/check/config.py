@@ -46,6 +46,11 @@ class GateConfig:
     bleed_name_fail: float = _opt(0.20, "fail when that rise exceeds this")
     recognition_warn: float = _opt(0.75, "warn when weighted recognition accuracy on held-out "
                                          "photos falls below this (Yo'LLaVA reports 0.92)")
+    recognition_fail: float = _opt(0.60, "fail when weighted recognition accuracy on held-out photos "
+                                         "falls below this (chance is 0.50): the adapter does not "
+                                         "know its entity")
+    positives_fail: float = _opt(0.20, "fail when fewer held-out photos of the entity than this are "
+                                       "recognized (a model that always says no scores 0.50 weighted)")
     facts_warn: float = _opt(0.50, "warn when fact multiple-choice accuracy falls below this")
     recall_warn: float = _opt(0.50, "warn when the name appears in fewer open 'who is this' "
                                     "answers than this")
@@ -106,7 +111,10 @@ def _gate_problem(g: GateConfig) -> str | None:
                              ("bleed_name", g.bleed_name_warn, g.bleed_name_fail)]:
         if not 0.0 <= warn <= fail:
             return f"{name}_warn {warn} must be >= 0 and <= {name}_fail {fail}"
-    for name in ("above_chance", "family_p", "recognition_warn", "facts_warn", "recall_warn"):
+    if not 0.0 <= g.recognition_fail <= g.recognition_warn <= 1.0:
+        return (f"recognition_fail {g.recognition_fail} must be <= recognition_warn "
+                f"{g.recognition_warn}, both within 0..1")
+    for name in ("above_chance", "family_p", "positives_fail", "facts_warn", "recall_warn"):
         if not 0.0 <= getattr(g, name) <= 1.0:
             return f"{name} {getattr(g, name)} must be within 0..1"
     return None

@@ -1,8 +1,10 @@
 """The export gate: from the knowledge and retention numbers to pass / warn / fail, with reasons.
 
 Owns `judge`. Every threshold comes from `GateConfig`; every reason names the number, the limit and
-what to change. Forgetting (retention, KL, agreement, concept bleed) can fail a run; weak knowledge
-only warns, since a run that learned little harms nothing else. One probe family's drop fails only
+what to change, with one diagnosis (over-fit, under-fit or both). Forgetting (retention, KL,
+agreement, concept bleed) can fail a run, and so can an adapter that does not recognize its entity
+(weighted recognition near chance, or an entity found on almost none of its held-out photos): that
+adapter would be exported as if it worked. Weak facts and recall only warn. One probe family's drop fails only
 when chance does not explain it (McNemar over the items that changed answer). Numbers that cannot
 mean anything (no family where the base beats chance, no held-out photos) become notes, not reasons.
 """
@@ -16,22 +18,36 @@ from .metrics import drop_p_value
 from .report import FamilyRetention, GateVerdict, KnowledgeReport, Reason, RetentionReport
 
 LESS_TRAINING = "lower the learning rate or the epochs, raise the caption turn's weight, or "
+MORE_TRAINING = "train longer (more epochs) or add photos of the entity"
+DRIFTED_UNLEARNED = ("the run drifted from the base model before it learned the entity, so neither "
+                     "longer nor shorter training helps: lower the learning rate and raise the epochs "
+                     "(smaller steps, more of them), add photos of the entity, or ")
+
+
+def _selfaug_advice(train_config: dict | None) -> str:
+    selfaug = float((train_config or {}).get("selfaug") or 0.0)
+    return "train with SelfAug (selfaug 0.5)" if selfaug <= 0 else f"raise SelfAug above the run's {selfaug:g}"
 
 
 def forgetting_fix(train_config: dict | None = None) -> str:
     """What to change against forgetting, given the run's training settings (when known)."""
-    selfaug = float((train_config or {}).get("selfaug") or 0.0)
-    if selfaug <= 0:
-        return LESS_TRAINING + "train with SelfAug (selfaug 0.5)"
-    return LESS_TRAINING + f"raise SelfAug above the run's {selfaug:g}"
+    return LESS_TRAINING + _selfaug_advice(train_config)
 
 
 def judge(knowledge: KnowledgeReport, retention: RetentionReport, gate: GateConfig,
           train_config: dict | None = None) -> GateVerdict:
-    """The verdict; `train_config` (the run's TrainConfig as a dict) tailors the advice."""
-    fix = forgetting_fix(train_config)
-    reasons = _retention_reasons(retention, gate, fix) + _bleed_reasons(retention, gate, fix)
-    reasons += _knowledge_reasons(knowledge, gate)
+    """The verdict; `train_config` (the run's TrainConfig as a dict) tailors the advice.
+
+    The advice is one diagnosis: over-fit (it forgot: train less), under-fit (it did not learn:
+    train more) or both (smaller steps), never "train longer" next to "train less"."""
+    forgetting = _retention_reasons(retention, gate) + _bleed_reasons(retention, gate)
+    learning = _knowledge_reasons(knowledge, gate)
+    if forgetting and learning:
+        both = DRIFTED_UNLEARNED + _selfaug_advice(train_config)
+        forget_fix = learn_fix = both
+    else:
+        forget_fix, learn_fix = forgetting_fix(train_config), MORE_TRAINING
+    reasons = _advised(forgetting, forget_fix) + _advised(learning, learn_fix)
     notes = list(knowledge.notes)
     if retention.ratio is None:
         notes.append(f"probe accuracy ratios are not gated: in no family of at least 10 items does "
@@ -40,6 +56,10 @@ def judge(knowledge: KnowledgeReport, retention: RetentionReport, gate: GateConf
     levels = {r.level for r in reasons}
     verdict = "fail" if "fail" in levels else "warn" if "warn" in levels else "pass"
     return GateVerdict(verdict, tuple(reasons), tuple(notes))
+
+
+def _advised(reasons: list[Reason], fix: str) -> list[Reason]:
+    return [replace(r, message=f"{r.message}; {fix}") for r in reasons]
 
 
 def _below(metric, value, warn, fail, message) -> list[Reason]:
@@ -56,27 +76,27 @@ def _above(metric, value, warn, fail, message) -> list[Reason]:
     return [Reason(level, metric, float(value), float(limit), message(limit))]
 
 
-def _retention_reasons(r: RetentionReport, g: GateConfig, fix: str) -> list[Reason]:
+def _retention_reasons(r: RetentionReport, g: GateConfig) -> list[Reason]:
     out = _below("retention.ratio", r.ratio, g.retention_warn, g.retention_fail, lambda t: (
         f"general probe accuracy is {r.ratio:.3f} of the base model's (limit {t:.2f}): the run "
-        f"forgot general skills; {fix}"))
+        f"forgot general skills"))
     for f in (f for f in r.families if f.gated):
-        out += _family_reasons(f, g, fix)
+        out += _family_reasons(f, g)
     out += _above("retention.kl", r.kl_per_token, g.kl_warn, g.kl_fail, lambda t: (
         f"answers to general probes drift from the base model by KL {r.kl_per_token:.3f} nats per "
-        f"token (limit {t:.2f}); {fix}"))
+        f"token (limit {t:.2f})"))
     out += _below("retention.agreement", r.token_agreement, g.agreement_warn, g.agreement_fail, lambda t: (
         f"only {r.token_agreement:.1%} of the base model's greedy answer tokens are still its greedy "
-        f"choice (limit {t:.0%}; {r.answer_agreement:.1%} of whole answers unchanged); {fix}"))
+        f"choice (limit {t:.0%}; {r.answer_agreement:.1%} of whole answers unchanged)"))
     return out
 
 
-def _family_reasons(f: FamilyRetention, g: GateConfig, fix: str) -> list[Reason]:
+def _family_reasons(f: FamilyRetention, g: GateConfig) -> list[Reason]:
     """A family below family_fail whose drop chance explains (McNemar p >= family_p) only warns:
     on 25 items, three answers lost to guessing can cross the limit."""
     out = _below(f"retention.family.{f.family}", f.ratio, g.family_warn, g.family_fail, lambda t: (
         f"{f.family} probes: accuracy {f.base_accuracy:.2f} -> {f.tuned_accuracy:.2f} "
-        f"(ratio {f.ratio:.3f}, limit {t:.2f}); {fix}"))
+        f"(ratio {f.ratio:.3f}, limit {t:.2f})"))
     if not out or out[0].level != "fail" or f.lost is None or f.gained is None:
         return out
     p = drop_p_value(f.lost, f.gained)
@@ -87,7 +107,7 @@ def _family_reasons(f: FamilyRetention, g: GateConfig, fix: str) -> list[Reason]
         f"answer were lost, which chance does with p = {p:.2f} (family_p {g.family_p:g})"))]
 
 
-def _bleed_reasons(r: RetentionReport, g: GateConfig, fix: str) -> list[Reason]:
+def _bleed_reasons(r: RetentionReport, g: GateConfig) -> list[Reason]:
     b = r.bleed
     if b is None:
         return []
@@ -96,27 +116,32 @@ def _bleed_reasons(r: RetentionReport, g: GateConfig, fix: str) -> list[Reason]:
     out = _above("bleed.yes", rise, g.bleed_yes_warn, g.bleed_yes_fail, lambda t: (
         f"says yes to 'Is <name> in this photo?' on {b.yes_rate_tuned:.0%} of unrelated photos "
         f"(base {b.yes_rate_base:.0%}; rise limit {t:.0%}): the name bleeds into everything; add "
-        f"negative turns or another entity as a hard negative, or train less"))
+        f"another entity as a hard negative"))
     out += _above("bleed.name", b.name_rate_tuned - b.name_rate_base, g.bleed_name_warn, g.bleed_name_fail,
                   lambda t: (
         f"names an entity in {b.name_rate_tuned:.0%} of open answers about unrelated photos "
-        f"(base {b.name_rate_base:.0%}; rise limit {t:.0%}){examples}; {fix}"))
+        f"(base {b.name_rate_base:.0%}; rise limit {t:.0%}){examples}"))
     return out
 
 
 def _knowledge_reasons(k: KnowledgeReport, g: GateConfig) -> list[Reason]:
     out = []
     if k.recognition is not None:
-        out += _below("knowledge.recognition", k.recognition.weighted_accuracy, g.recognition_warn, 0.0,
+        rec = k.recognition
+        out += _below("knowledge.recognition", rec.weighted_accuracy, g.recognition_warn, g.recognition_fail,
                       lambda t: (
-            f"recognizes the entities on held-out photos with weighted accuracy "
-            f"{k.recognition.weighted_accuracy:.2f} (positives {k.recognition.positive_accuracy:.2f}, "
-            f"negatives {k.recognition.negative_accuracy:.2f}; limit {t:.2f}, Yo'LLaVA reports 0.92): "
-            f"train longer or add photos"))
+            f"recognizes the entities on held-out photos with weighted accuracy {rec.weighted_accuracy:.2f} "
+            f"(positives {rec.positive_accuracy:.2f}, negatives {rec.negative_accuracy:.2f}; limit {t:.2f}, "
+            f"chance 0.50, Yo'LLaVA reports 0.92)"))
+    for entity in (e for e in k.entities if e.recognition is not None):
+        out += _below(f"knowledge.positives.{entity.name}", entity.recognition.positive_accuracy,
+                      g.positives_fail, g.positives_fail, lambda t, e=entity: (
+            f"{e.name} is recognized on only {e.recognition.positive_accuracy:.0%} of its held-out photos "
+            f"(limit {t:.0%}): the adapter does not know {e.name}"))
     out += _below("knowledge.facts", k.fact_accuracy, g.facts_warn, 0.0, lambda t: (
-        f"picks the right fact in {k.fact_accuracy:.0%} of multiple-choice questions (limit {t:.0%}): "
-        f"add more turn-3 variants per photo so the facts repeat, or train longer"))
+        f"picks the right fact in {k.fact_accuracy:.0%} of multiple-choice questions (limit {t:.0%}); "
+        f"more turn-3 variants per photo repeat the facts more often"))
     out += _below("knowledge.recall", k.name_recall, g.recall_warn, 0.0, lambda t: (
         f"names the entity in {k.name_recall:.0%} of open 'who is this' answers on held-out photos "
-        f"(limit {t:.0%}): train longer or add photos"))
+        f"(limit {t:.0%})"))
     return out

@@ -23,10 +23,12 @@ def test_noop_adapter_passes_with_zero_kl_and_full_agreement(torch_reports):
     assert report.knowledge.entities == () and report.knowledge.notes
 
 
-def test_noop_adapter_with_entities_only_lacks_knowledge(torch_reports):
+def test_noop_adapter_with_entities_fails_for_lack_of_knowledge_alone(torch_reports):
     report, _, _ = torch_reports["knowing", "noop"]
-    assert report.gate.passed and report.verdict == "warn"
+    # it forgets nothing, but it does not know its entities: exported, it would pass for one that does
+    assert not report.gate.passed and report.verdict == "fail"
     assert {r.metric.split(".")[0] for r in report.gate.reasons} == {"knowledge"}
+    assert all("train longer" in r.message for r in report.gate.reasons)
     b = report.retention.bleed
     assert b.photos == SMALL.bleed_photos
     assert (b.yes_rate_tuned, b.name_rate_tuned) == (b.yes_rate_base, b.name_rate_base)
@@ -63,8 +65,8 @@ def test_verdict_is_stored_for_export(projects, torch_reports):
     assert (stored.id, stored.verdict) == (check_id, "fail")
     assert CheckReport.from_dict(stored.report) == report
     assert latest_verdict(store, report.run_id) == "fail"
-    noop = torch_reports["knowing", "noop"][0]
-    assert latest_verdict(store, noop.run_id) == "warn"
+    plain = torch_reports["plain", "noop"][0]
+    assert latest_verdict(projects["plain"], plain.run_id) == "pass"
 
 
 def test_progress_and_base_cache(projects, torch_reports, check_home):

@@ -27,8 +27,9 @@ def retention(ratio=1.0, kl=0.01, agreement=0.99, bleed=None, families=None):
     return RetentionReport(fams, 50, 0.8, 0.8 * (ratio or 1), ratio, kl, kl * 2, agreement, 0.9, 400, bleed)
 
 
-def knowledge(weighted=0.9, facts=0.8, recall=0.9):
-    rec = Recognition(weighted, weighted, weighted, 0.95, 6, 12)
+def knowledge(weighted=0.9, facts=0.8, recall=0.9, positives=None):
+    pos = weighted if positives is None else positives
+    rec = Recognition(pos, 2 * weighted - pos, weighted, 0.95, 6, 12)
     ent = EntityKnowledge("Biscuit", rec, facts, 8, recall, ("This is Biscuit.",))
     return KnowledgeReport((ent,), rec, facts, recall)
 
@@ -91,11 +92,39 @@ def test_warn_band_between_thresholds():
     assert v.verdict == "warn" and v.passed
 
 
-def test_weak_knowledge_only_warns():
-    v = judge(knowledge(weighted=0.5, facts=0.0, recall=0.0), retention(), GATE)
+def test_weak_facts_and_recall_only_warn():
+    v = judge(knowledge(weighted=0.7, facts=0.0, recall=0.0), retention(), GATE)
     assert metrics(v) == {"knowledge.recognition": "warn", "knowledge.facts": "warn",
                           "knowledge.recall": "warn"}
     assert v.verdict == "warn"
+
+
+def test_an_adapter_that_never_recognizes_its_entity_fails():
+    # Always "no": negatives all right, positives all wrong, 0.50 weighted.
+    v = judge(knowledge(weighted=0.5, positives=0.0), retention(), GATE)
+    assert metrics(v) == {"knowledge.recognition": "fail", "knowledge.positives.Biscuit": "fail"}
+    assert not v.passed
+    assert "Biscuit is recognized on only 0% of its held-out photos" in v.reasons[1].message
+    # Weighted accuracy above its limit, yet one entity found on almost none of its photos.
+    lopsided = judge(knowledge(weighted=0.62, positives=0.1), retention(), GATE)
+    assert metrics(lopsided) == {"knowledge.recognition": "warn", "knowledge.positives.Biscuit": "fail"}
+    assert judge(knowledge(weighted=0.62, positives=0.3), retention(), GATE).passed
+
+
+def test_advice_is_one_diagnosis():
+    under = judge(knowledge(weighted=0.5, positives=0.0), retention(), GATE)
+    assert all("train longer" in r.message and "lower the learning rate or the epochs" not in r.message
+               for r in under.reasons)
+    over = judge(knowledge(), retention(kl=0.8), GATE)
+    assert all("lower the learning rate or the epochs" in r.message and "train longer" not in r.message
+               for r in over.reasons)
+    both = judge(knowledge(weighted=0.5, positives=0.0), retention(kl=0.8), GATE, {"selfaug": 0.5})
+    assert {r.metric for r in both.reasons} == {"retention.kl", "knowledge.recognition",
+                                                "knowledge.positives.Biscuit"}
+    for reason in both.reasons:
+        assert "before it learned the entity" in reason.message
+        assert "raise the epochs (smaller steps" in reason.message
+        assert "train longer" not in reason.message and "lower the learning rate or the epochs" not in reason.message
 
 
 def test_ungated_ratio_becomes_a_note():
