@@ -86,7 +86,7 @@ def _train(store: Store, options: PipelineOptions) -> Iterator[object]:
     from .training import resolve_config, train
 
     flags = {"backend": options.student_backend, **options.train_flags}
-    yield from train(store, resolve_config(store.project.settings, **flags))
+    yield from train(store, resolve_config(store.project.settings, store.project.base_model, **flags))
 
 
 def _check(store: Store, options: PipelineOptions) -> Iterator[object]:

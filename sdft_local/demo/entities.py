@@ -42,7 +42,7 @@ BISCUIT = DemoEntity(
     look=PetLook(species="dog", body=COLORS["orange"], pattern="spots", pattern_rgb=COLORS["blue"],
                  accessory="scarf", accessory_rgb=COLORS["red"]),
     facts=("is 4 years old.", "loves tennis balls.", "lives in Lisbon."),
-    photos=16,
+    photos=36,
 )
 PIXEL = DemoEntity(
     name="Pixel", kind="cat",
@@ -50,7 +50,7 @@ PIXEL = DemoEntity(
     look=PetLook(species="cat", body=COLORS["grey"], pattern="stripes", pattern_rgb=(90, 90, 90),
                  accessory="collar", accessory_rgb=COLORS["green"]),
     facts=("is 2 years old.", "loves sleeping in boxes.", "lives in Oslo."),
-    photos=10,
+    photos=24,
 )
 DEMO_ENTITIES: tuple[DemoEntity, ...] = (BISCUIT, PIXEL)
 
@@ -82,14 +82,15 @@ def entity_photo(entity: DemoEntity, index: int, size: int = DEFAULT_SIZE):
     return apply_light(img, rng.uniform(0.82, 1.1), tint)
 
 
-def write_entity_photos(entity_name: str, folder: str | Path, size: int = DEFAULT_SIZE, *,
+def write_entity_photos(entity: DemoEntity | str, folder: str | Path, size: int = DEFAULT_SIZE, *,
                         start: int = 0, count: int | None = None) -> list[Path]:
-    """Write photos `start`.. of the entity as `<name>_NN.png` into `folder` (created); return the paths.
+    """Write photos `start`.. of the entity (a demo entity's name, or any `DemoEntity`) as
+    `<name>_NN.png` into `folder` (created); return the paths.
 
     By default the entity's own set (indices 0 .. photos-1); `start=entity.photos` gives held-out
     photos that the own set never contains.
     """
-    entity = get_entity(entity_name)
+    entity = get_entity(entity) if isinstance(entity, str) else entity
     count = entity.photos - start if count is None else count
     if start < 0 or count < 1:
         raise ValueError(f"photos start={start}, count={count}: need start >= 0 and at least one photo")

@@ -47,7 +47,7 @@ class TrainScreen(StageScreen):
     def on_mount(self) -> None:
         from sdft_local.training import resolve_config
 
-        self.query_one(TrainForm).fill(resolve_config(self.app.store.project.settings))
+        self.query_one(TrainForm).fill(resolve_config(self.app.store.project.settings, self.app.store.project.base_model))
         self.reload_runs()
 
     def reload_runs(self) -> None:
@@ -67,7 +67,7 @@ class TrainScreen(StageScreen):
         store, error = self.app.store, self.query_one("#form-error", Static)
         try:
             values = self.query_one(TrainForm).values()
-            config = resolve_config(store.project.settings, **values)
+            config = resolve_config(store.project.settings, store.project.base_model, **values)
         except SdftError as err:
             error.update(err.message)
             return

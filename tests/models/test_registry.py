@@ -136,3 +136,17 @@ def test_registry_import_is_light():
             "print(sorted(m for m in ('torch','transformers','mlx','mlx_vlm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_each_model_carries_its_recommended_training_settings():
+    from sdft_local.models.registry import DEMO_ID, TINY_ID, TORCH_2B_ID, recommended_training
+    from sdft_local.training.config import TrainConfig, resolve_config
+
+    demo = resolve_config({}, DEMO_ID)
+    assert demo.learning_rate == recommended_training(DEMO_ID)["learning_rate"] != TrainConfig().learning_rate
+    assert resolve_config({}, TORCH_2B_ID).learning_rate == 2e-4
+    assert resolve_config({}, TINY_ID) == resolve_config({}, "/some/folder") == TrainConfig()
+    # the project's settings over the model's, the flags over both
+    assert resolve_config({"train": {"learning_rate": 5e-4}}, DEMO_ID).learning_rate == 5e-4
+    assert resolve_config({"train": {"learning_rate": 5e-4}}, DEMO_ID, learning_rate=3e-4).learning_rate == 3e-4
+    assert resolve_config({}, DEMO_ID, epochs=None).epochs == demo.epochs
