@@ -44,10 +44,13 @@ class EndpointConfig:
                 f"http://127.0.0.1:8080/v1")
         if not self.model.strip():
             raise ConfigError("endpoint model is empty; give the model name the server serves")
-        if self.api_key_env is not None and not _is_env_name(self.api_key_env):
+        if self.api_key_env is not None and (not _is_env_name(self.api_key_env)
+                                             or looks_like_secret(self.api_key_env)):
+            shown = self.api_key_env[:3] + "…" if looks_like_secret(self.api_key_env) else self.api_key_env
             raise ConfigError(
-                f"api_key_env {self.api_key_env!r} is not an environment variable name; give the "
-                f"variable's NAME (e.g. OPENAI_API_KEY), never the key itself")
+                f"api_key_env {shown!r} is not an environment variable name (it looks like a key); "
+                f"give the variable's NAME (e.g. OPENAI_API_KEY) and put the key in it with "
+                f"`export OPENAI_API_KEY=...`; nothing was saved")
         if self.timeout_s <= 0 or self.connect_timeout_s <= 0:
             raise ConfigError(
                 f"timeouts must be positive (got {self.timeout_s}, {self.connect_timeout_s})")
@@ -59,6 +62,20 @@ class EndpointConfig:
 
 def _is_env_name(name: str) -> bool:
     return bool(name) and name.replace("_", "a").isalnum() and not name[0].isdigit() and name.isascii()
+
+
+# How providers' keys start (case matters: HF_TOKEN is a variable, hf_... a Hugging Face token).
+_KEY_PREFIXES = ("sk-", "sk_", "hf_", "ghp_", "gho_", "ghs_", "ghu_", "github_pat_", "glpat-", "xoxb-",
+                 "xoxp-", "AIza", "gsk_", "pplx-", "nvapi-", "r8_")
+
+
+def looks_like_secret(text: str) -> bool:
+    """True for what reads as a pasted API key rather than a variable name: a provider's key
+    prefix, or 20+ characters mixing lower case, upper case and digits."""
+    if text.startswith(_KEY_PREFIXES):
+        return True
+    mixed = any(c.islower() for c in text) and any(c.isupper() for c in text) and any(c.isdigit() for c in text)
+    return len(text) >= 20 and mixed
 
 
 BACKEND_NEEDS_MODEL = {"llama-cpp", "llama-cpp-vlm", "mlx-vlm", "transformers"}

@@ -14,8 +14,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from pathlib import Path
@@ -51,6 +53,7 @@ class OpenAIBackend(PromptedBackend):
         self.name = f"openai:{endpoint.model}@{urlsplit(self.base).netloc}"
         self.capabilities = Capabilities(sees_images=endpoint.send_photos, remote=True)
         self._sleep = sleep
+        self.on_retry = None  # called with a (redacted) line before each retry: the CLI shows it
 
     # -- the backend --------------------------------------------------------------------------
 
@@ -60,10 +63,23 @@ class OpenAIBackend(PromptedBackend):
         payload = {"model": self.endpoint.model, "messages": messages, "stream": False,
                    "max_tokens": options.max_tokens, "temperature": options.temperature,
                    "seed": options.seed}
-        return self._with_retries(lambda: _content(self._post_json("/chat/completions", payload)))
+        with self._redacted():
+            return self._with_retries(lambda: _content(self._post_json("/chat/completions", payload)))
 
     def check(self) -> None:
         """Fail fast, before any work, if the server cannot be reached or refuses the key."""
+        with self._redacted():
+            self._check()
+
+    @contextmanager
+    def _redacted(self):
+        """Every error leaving the backend has the key (and any bearer token) blanked out."""
+        try:
+            yield
+        except BackendError as err:
+            raise BackendError(self._redact(err.message), err.title) from None
+
+    def _check(self) -> None:
         self._api_key()
         try:
             reply = self._exchange("GET", "/models", None, self.endpoint.connect_timeout_s)
@@ -83,7 +99,11 @@ class OpenAIBackend(PromptedBackend):
                 if attempt == tries - 1:
                     raise BackendError(self._unreachable(err.reason, tries)) from None
                 delay = min(self.endpoint.backoff_s * 2**attempt, self.endpoint.max_backoff_s)
-                self._sleep(max(delay, min(err.wait, self.endpoint.max_backoff_s)))
+                delay = max(delay, min(err.wait, self.endpoint.max_backoff_s))
+                if self.on_retry is not None:
+                    self.on_retry(self._redact(f"{self.base}: attempt {attempt + 1} of {tries} failed "
+                                               f"({err.reason}); retrying in {delay:g} s"))
+                self._sleep(delay)
         raise AssertionError("unreachable")
 
     def _post_json(self, path: str, payload: dict) -> dict:
@@ -171,7 +191,22 @@ class OpenAIBackend(PromptedBackend):
     def _redact(self, text: str) -> str:
         var = self.endpoint.api_key_env
         key = os.environ.get(var) if var else None
-        return text.replace(key, "***") if key else text
+        return redact(text, key)
+
+
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;)]+")
+
+
+def redact(text: str, key: str | None) -> str:
+    """`text` with `key` (and any part of it at the end, as a cut-off snippet leaves it) and every
+    `Bearer <token>` replaced by ***."""
+    if key:
+        text = text.replace(key, "***")
+        for cut in range(len(key) - 1, 7, -1):  # a snippet cut off inside the key
+            if text.endswith(key[:cut] + "..."):
+                text = text[: -len(key[:cut] + "...")] + "***..."
+                break
+    return _BEARER.sub(r"\1***", text)
 
 
 def make_openai(config: BackendConfig) -> OpenAIBackend:

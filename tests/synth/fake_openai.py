@@ -1,7 +1,8 @@
 """A scripted OpenAI-compatible server on loopback, for the remote backend's tests.
 
 Each request to /v1/chat/completions takes the next behaviour from `script` (the last one repeats):
-"ok" (or any other text: the answer), "500", "503", "401", "404", "malformed", "no_choices",
+"ok" (or any other text: the answer), "500", "503", "401", "404", "malformed", "leaky" (malformed,
+echoing the Authorization header), "no_choices",
 "slow" (the body trickles out over `slow_s`), "hang" (no reply for `slow_s`). Every request is
 recorded (path, headers, parsed body) in `requests`.
 """
@@ -66,6 +67,9 @@ class FakeOpenAI:
                     self._send(int(mode), b'{"error": {"message": "scripted failure"}}')
                 elif mode == "malformed":
                     self._send(200, b'{"choices": [ {"message": ')
+                elif mode == "leaky":  # a broken proxy that echoes the request's credentials
+                    auth = self.headers.get("Authorization", "").encode()
+                    self._send(200, b'{"error": "bad gateway for ' + auth + b'", "choices": [')
                 elif mode == "no_choices":
                     self._send(200, b'{"object": "chat.completion"}')
                 elif mode == "slow":

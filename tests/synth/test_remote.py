@@ -154,3 +154,39 @@ def test_endpoint_config_is_validated(bad):
 def test_openai_backend_needs_an_endpoint():
     with pytest.raises(ConfigError, match="--endpoint-url"):
         BackendConfig(name="openai")
+
+
+def test_a_reply_that_echoes_the_key_never_shows_it(monkeypatch):
+    key = "sk-test-0123456789abcdefSECRET"
+    monkeypatch.setenv("FAKE_KEY", key)
+    lines = []
+    with FakeOpenAI(script=["leaky"]) as server:
+        b = backend(server, api_key_env="FAKE_KEY")
+        b.on_retry = lines.append
+        with pytest.raises(BackendError) as err:
+            b.compose(REQUEST, None, OPTIONS)
+        assert server.chat_requests()[0]["headers"]["Authorization"] == f"Bearer {key}"
+    shown = err.value.message + "\n".join(lines)
+    assert "malformed JSON" in err.value.message and "Bearer ***" in err.value.message
+    assert "SECRET" not in shown and "sk-test" not in shown
+    assert len(lines) == 2 and "attempt 1 of 3 failed" in lines[0] and "retrying in" in lines[0]
+
+
+def test_redact_blanks_the_key_even_cut_off_and_any_bearer_token():
+    from sdft_local.synth.remote import redact
+
+    key = "abcdefghijklmnopqrstuvwxyz0123"
+    assert redact(f"x {key} y", key) == "x *** y"
+    assert redact(f"reply ({key[:20]}...", key) == "reply (***..."
+    assert redact("Authorization: Bearer hf_live_token_9", None) == "Authorization: Bearer ***"
+    assert redact("nothing here", key) == "nothing here"
+
+
+@pytest.mark.parametrize("pasted", ["hf_AbCdEfGhIjKlMnOpQrStUv", "sk-proj-abc123", "ghp_abcdef0123456789",
+                                    "aB3dE5gH7jK9mN1pQ3sT5vX7"])
+def test_a_pasted_key_is_refused_as_a_variable_name_and_not_echoed(pasted):
+    with pytest.raises(ConfigError) as err:
+        EndpointConfig("http://127.0.0.1:1/v1", "m", api_key_env=pasted)
+    assert "looks like a key" in err.value.message and pasted not in err.value.message
+    for name in ("OPENAI_API_KEY", "HF_TOKEN", "my_key"):
+        assert EndpointConfig("http://127.0.0.1:1/v1", "m", api_key_env=name).api_key_env == name
