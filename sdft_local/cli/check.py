@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .common import Env, common_options, console, stdout_console, table
+from .common import Env, common_options, console, esc, stdout_console, table
 
 VERDICT_STYLE = {"pass": "bold green", "warn": "bold yellow", "fail": "bold red"}
 
@@ -50,8 +50,9 @@ def _drive(events, show: bool):
         tasks: dict[str, int] = {}
         for event in events:
             if isinstance(event, CheckStarted) and show:
-                console().print(f"Checking run {event.run_id} ({event.run_name}) on {event.base_model} "
-                                f"with {event.backend}: {event.probes} general probes")
+                console().print(f"Checking run {event.run_id} ({esc(event.run_name)}) on "
+                                f"{esc(event.base_model)} "
+                                f"with {esc(event.backend)}: {event.probes} general probes")
             elif isinstance(event, CheckProgressed):
                 if event.stage not in tasks:
                     tasks[event.stage] = progress.add_task(event.stage, total=event.total)
@@ -68,15 +69,16 @@ def _exit_failed(env: Env, report) -> None:
     message = f"run {report.run_id} ({report.run_name}) failed the check: {fails}; see the reasons above"
     if env.json:
         # One JSON document on stdout only: the report already says why.
-        console().print(f"[bold red]{GateFailed.title}:[/] {message}", highlight=False)
+        console().print(f"[bold red]{esc(GateFailed.title)}:[/] {esc(message)}", highlight=False)
         click.get_current_context().exit(GateFailed.exit_code)
     raise GateFailed(message)
 
 
 def print_report(report) -> None:
     out = stdout_console()
-    out.print(f"Run {report.run_id} ({report.run_name}) on {report.base_model}, {report.student}, "
-              f"probe suite {report.suite_version}, {report.seconds:.1f} s")
+    out.print(f"Run {report.run_id} ({esc(report.run_name)}) on {esc(report.base_model)}, "
+              f"{esc(report.student)}, "
+              f"probe suite {esc(report.suite_version)}, {report.seconds:.1f} s")
     out.print(_retention_table(report.retention))
     r = report.retention
     out.print(f"KL(base || tuned) {r.kl_per_token:.4f} nats/token (worst item {r.kl_max_item:.3f}); "
@@ -115,14 +117,12 @@ def _knowledge_table(k):
 
 
 def _print_gate(out, gate) -> None:
-    from rich.markup import escape
-
-    out.print(f"Verdict: [{VERDICT_STYLE[gate.verdict]}]{gate.verdict.upper()}[/]")
+    out.print(f"Verdict: [{VERDICT_STYLE[gate.verdict]}]{esc(gate.verdict.upper())}[/]")
     for reason in gate.reasons:
-        out.print(f"  [{VERDICT_STYLE[reason.level]}]{reason.level}[/] {reason.metric}: "
-                  f"{escape(reason.message)}", highlight=False)
+        out.print(f"  [{VERDICT_STYLE[reason.level]}]{esc(reason.level)}[/] {esc(reason.metric)}: "
+                  f"{esc(reason.message)}", highlight=False)
     for note in gate.notes:
-        out.print(f"  note: {escape(note)}", highlight=False)
+        out.print(f"  note: {esc(note)}", highlight=False)
 
 
 def _num(value, digits: int) -> str:

@@ -26,6 +26,7 @@ class Env:
         """Write the result: one JSON document with --json, else the human rendering."""
         if self.json:
             click.echo(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False))
+            click.get_current_context().find_root().ensure_object(dict)["emitted"] = True
         elif human is not None:
             human()
 
@@ -56,10 +57,20 @@ def to_jsonable(value: Any) -> Any:
 
 
 def report_error(ctx: click.Context, err) -> None:
-    """An SdftError at the edge: message on stderr; with --json also a JSON document on stdout."""
-    console().print(f"[bold red]{err.title}:[/] {err.message}", highlight=False, markup=True)
-    if (ctx.find_root().obj or {}).get("json"):
+    """An SdftError at the edge: message on stderr; with --json also a JSON document on stdout,
+    unless the command already wrote its one document (which then says what went wrong)."""
+    console().print(f"[bold red]{esc(err.title)}:[/] {esc(err.message)}", highlight=False, markup=True)
+    state = ctx.find_root().obj or {}
+    if state.get("json") and not state.get("emitted"):
         click.echo(json.dumps({"ok": False, "error": err.message, "title": err.title}))
+
+
+def esc(value: Any) -> str:
+    """`value` as text that rich prints as is: user text ('[dog] rex.jpg', 'sdft-local[heic]')
+    is never read as markup."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def console():
@@ -81,5 +92,5 @@ def table(title: str, columns: list[str], rows: list[list[Any]]):
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*[str(x) for x in r])
+        t.add_row(*[esc(x) for x in r])
     return t

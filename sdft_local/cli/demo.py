@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import Env, common_options, stdout_console, table
+from .common import Env, common_options, esc, stdout_console, table
 
 
 @click.command("demo")
@@ -79,7 +79,7 @@ def _print(s: dict) -> None:
     rows = [[name, _fmt(s[key]["before"]), _fmt(s[key]["after"])]
             for name, key in (("held-out recognition (weighted acc.)", "recognition"),
                               ("fact accuracy", "facts"), ("name recall", "name_recall"))]
-    out.print(table(f"Demo: {s['project']} on {s['base_model']} ({s['seconds']} s)",
+    out.print(table(f"Demo: {esc(s['project'])} on {esc(s['base_model'])} ({s['seconds']} s)",
                     ["", "before", "after"], rows))
     if s["retention"]:
         r = s["retention"]
@@ -87,14 +87,15 @@ def _print(s: dict) -> None:
                   f" (ratio {_fmt(r['ratio'])}), KL(base‖tuned) {_fmt(r['kl_per_token'])} nats/token,"
                   f" agreement {_fmt(r['token_agreement'])}")
     if s["gate"]:
-        out.print(f"Gate: [bold]{s['gate']['verdict']}[/]")
+        out.print(f"Gate: [bold]{esc(s['gate']['verdict'])}[/]")
         for reason in s["gate"]["reasons"]:
-            out.print(f"  • {reason}")
+            out.print(f"  • {esc(reason)}")
     if s["export"]:
         state = "verified" if s["export"]["verified"] else "NOT verified"
-        out.print(f"Exported {', '.join(s['export']['formats'])} ({state}) to {s['export']['out']}")
+        out.print(f"Exported {esc(', '.join(s['export']['formats']))} ({esc(state)}) to "
+                  f"{esc(s['export']['out'])}")
         for fmt, info in s["export"]["formats"].items():
-            out.print(f"  {fmt}: {', '.join(info['files'])}")
+            out.print(f"  {esc(fmt)}: {esc(', '.join(info['files']))}")
     if s["export_skipped"]:
-        out.print(f"[yellow]Export skipped:[/] {s['export_skipped']}")
-    out.print(f"Project: {s['project_dir']}  (try it: sdft tui)")
+        out.print(f"[yellow]Export skipped:[/] {esc(s['export_skipped'])}")
+    out.print(f"Project: {esc(s['project_dir'])}  (try it: sdft tui)")

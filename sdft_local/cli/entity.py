@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import Env, common_options, stdout_console, table
+from .common import Env, common_options, esc, stdout_console, table
 
 
 @click.group("entity")
@@ -22,7 +22,7 @@ def add(env: Env, name: str, kind: str, facts: tuple[str, ...]):
     with env.store() as store:
         ent = store.add_entity(name, kind, facts)
     env.emit({"ok": True, "entity": ent}, lambda: stdout_console().print(
-        f"Added [bold]{ent.name}[/] ({ent.kind}) with {len(ent.facts)} fact(s)"))
+        f"Added [bold]{esc(ent.name)}[/] ({esc(ent.kind)}) with {len(ent.facts)} fact(s)"))
 
 
 @entity.command("list")
@@ -58,7 +58,7 @@ def remove(env: Env, name: str, yes: bool):
     with env.store() as store:
         freed = store.remove_entity(name)
     env.emit({"ok": True, "removed": name, "files_freed": len(freed)},
-             lambda: stdout_console().print(f"Removed {name}"))
+             lambda: stdout_console().print(f"Removed {esc(name)}"))
 
 
 def _summary(store, ent) -> dict:
@@ -70,8 +70,8 @@ def _summary(store, ent) -> dict:
 
 def _print_entity(info: dict) -> None:
     out = stdout_console()
-    out.print(f"[bold]{info['name']}[/] ({info['kind']})")
+    out.print(f"[bold]{esc(info['name'])}[/] ({esc(info['kind'])})")
     for fact in info["facts"]:
-        out.print(f"  • {fact}")
+        out.print(f"  • {esc(fact)}")
     out.print(table("Photos", ["id", "sha256", "split", "size", "source"], [
         [p.id, p.sha256[:12], p.split, f"{p.width}x{p.height}", p.source_name] for p in info["photos"]]))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from .common import Env, common_options, console, stdout_console, table
+from .common import Env, common_options, console, esc, stdout_console, table
 
 _FORMATS = "mlx, peft, merged, gguf, gguf-lora, ollama or all (comma-separated for several)"
 
@@ -63,13 +63,14 @@ def _render(events):
     with err.status("starting the export") as status:
         for event in events:
             if isinstance(event, ExportStarted):
-                err.print(f"Exporting {', '.join(event.formats)} to {event.out}", highlight=False)
+                err.print(f"Exporting {esc(', '.join(event.formats))} to {esc(event.out)}", highlight=False)
             elif isinstance(event, StepStarted):
                 status.update(f"{event.format}: {event.step}")
             elif isinstance(event, CheckFinished):
                 err.print(_check_line(event.check), highlight=False, soft_wrap=True)
             elif isinstance(event, FormatExported):
-                err.print(f"[bold]{event.result.format}[/] written to {event.result.path}", highlight=False)
+                err.print(f"[bold]{esc(event.result.format)}[/] written to {esc(event.result.path)}",
+                          highlight=False)
             elif isinstance(event, ExportFinished):
                 result = event.result
     return result
@@ -90,8 +91,8 @@ def _summary(result) -> dict:
 
 def _print_result(result) -> None:
     rows = [[f.format, str(f.path), "yes" if f.verified else "no", len(f.warnings)] for f in result.formats]
-    stdout_console().print(table(f"Export of run {result.run_id} (check: {result.check_verdict}"
-                                 f"{', forced' if result.forced else ''})",
+    stdout_console().print(table(f"Export of run {result.run_id} (check: {esc(result.check_verdict)}"
+                                 f"{esc(', forced' if result.forced else '')})",
                                  ["format", "path", "verified", "warnings"], rows))
     for warning in result.warnings:
-        console().print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        console().print(f"[yellow]warning:[/] {esc(warning)}", highlight=False, soft_wrap=True)

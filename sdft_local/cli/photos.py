@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import Env, common_options, console, stdout_console, table
+from .common import Env, common_options, console, esc, stdout_console, table
 
 
 @click.group("photos")
@@ -31,17 +31,19 @@ def add(env: Env, entity: str, paths: tuple[str, ...], max_pixels: int | None):
             if not env.json:
                 _print_result(result)
     rejected = [r for r in results if not r.ok]
-    env.emit({"ok": not rejected, "results": results})
+    error = (f"{len(rejected)} of {len(results)} file(s) rejected: {', '.join(r.source for r in rejected)}"
+             if rejected else None)
+    env.emit({"ok": not rejected, "results": results, **({"error": error} if error else {})})
     if rejected:
-        names = ", ".join(r.source for r in rejected)
-        raise PhotoError(f"{len(rejected)} of {len(results)} file(s) rejected: {names}")
+        raise PhotoError(error)
 
 
 def _print_result(result) -> None:
     style = {"added": "green", "duplicate": "yellow", "rejected": "red"}[result.status]
-    console().print(f"[{style}]{result.status:>9}[/] {result.source}: {result.message}", highlight=False)
+    console().print(f"[{style}]{result.status:>9}[/] {esc(result.source)}: {esc(result.message)}",
+                    highlight=False)
     for warning in result.warnings:
-        console().print(f"          [yellow]warning:[/] {warning}", highlight=False)
+        console().print(f"          [yellow]warning:[/] {esc(warning)}", highlight=False)
 
 
 @photos.command("list")
@@ -70,4 +72,4 @@ def remove(env: Env, ref: str):
     with env.store() as store:
         photo = store.remove_photo(ref)
     env.emit({"ok": True, "removed": photo.id, "sha256": photo.sha256},
-             lambda: stdout_console().print(f"Removed photo {photo.id} ({photo.sha256[:12]})"))
+             lambda: stdout_console().print(f"Removed photo {photo.id} ({esc(photo.sha256[:12])})"))

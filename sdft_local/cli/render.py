@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from .common import console
+from .common import console, esc
 
 
 def render_records(records: Iterable[object], *, quiet: bool = False) -> Iterator[object]:
@@ -29,7 +29,7 @@ def render_records(records: Iterable[object], *, quiet: bool = False) -> Iterato
                 task = bar.add_task(record.stage, total=None, info="")
             elif isinstance(record, StageFinished):
                 bar.remove_task(task)
-                err.print(f"[green]✓[/] {record.stage} ({record.seconds:.1f} s)")
+                err.print(f"[green]✓[/] {esc(record.stage)} ({record.seconds:.1f} s)")
             elif task is not None:
                 _advance(bar, task, record)
             yield record

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from .common import Env, common_options, console, stdout_console, table
+from .common import Env, common_options, console, esc, stdout_console, table
 
 _BACKEND_HELP = ("Turn-3 backend: template, llama-cpp, llama-cpp-vlm, mlx-vlm, transformers or "
                  "openai (default: the project's saved choice, else template).")
@@ -28,6 +28,9 @@ _BACKEND_HELP = ("Turn-3 backend: template, llama-cpp, llama-cpp-vlm, mlx-vlm, t
 @click.option("--endpoint-model", metavar="NAME", help="Model name the endpoint serves.")
 @click.option("--api-key-env", metavar="VAR",
               help="Environment variable holding the endpoint's API key ('' clears).")
+@click.option("--timeout", "timeout_s", type=float, metavar="SECONDS",
+              help="Deadline of one endpoint request (default 60).")
+@click.option("--retries", type=int, help="Endpoint retries after a timeout, 5xx or bad reply (default 3).")
 @click.option("--send-photos/--no-send-photos", default=None,
               help="Allow sending this project's photos to the endpoint (default: text only).")
 @click.option("--student-backend", type=click.Choice(["auto", "torch", "mlx"]), default="auto",
@@ -39,8 +42,8 @@ _BACKEND_HELP = ("Turn-3 backend: template, llama-cpp, llama-cpp-vlm, mlx-vlm, t
 @click.option("--regenerate", is_flag=True, help="Rewrite existing dialogues (edited ones are kept).")
 @common_options
 def synth_cmd(env: Env, entities, backend_name, synth_model, mmproj, n_ctx, threads, endpoint_url,
-              endpoint_model, api_key_env, send_photos, student_backend, variants, seed,
-              on_invalid, regenerate):
+              endpoint_model, api_key_env, timeout_s, retries, send_photos, student_backend, variants,
+              seed, on_invalid, regenerate):
     """Write 3-turn SDFT dialogues for every training photo (of ENTITIES, default all).
 
     Turns 1-2 come from the project's base model itself, turn 3 from the chosen backend. Options
@@ -51,7 +54,8 @@ def synth_cmd(env: Env, entities, backend_name, synth_model, mmproj, n_ctx, thre
     backend_flags = {"name": backend_name, "model": synth_model, "mmproj": mmproj,
                      "n_ctx": n_ctx, "n_threads": threads,
                      "endpoint": {"base_url": endpoint_url, "model": endpoint_model,
-                                  "api_key_env": api_key_env, "send_photos": send_photos}}
+                                  "api_key_env": api_key_env, "send_photos": send_photos,
+                                  "timeout_s": timeout_s, "retries": retries}}
     dialogue_flags = {"variants": variants, "seed": seed}
     with env.store() as store:
         backend_cfg, dialogue_cfg = _resolve(store, backend_flags, dialogue_flags)
@@ -82,6 +86,8 @@ def _run(env: Env, store, config, backend_cfg, entities, regenerate, student_bac
 
     jobs, considered = pending(store, config, entities, regenerate)
     backend = make_backend(backend_cfg)
+    if hasattr(backend, "on_retry"):
+        backend.on_retry = lambda line: console().print(f"[yellow]retry:[/] {esc(line)}", highlight=False)
     try:
         check_backend(backend)
         _show_backend(backend)
@@ -107,9 +113,9 @@ def _show_backend(backend) -> None:
 
     caps = backend.capabilities
     where = "sees the photos" if caps.sees_images else "text only (captions and facts)"
-    console().print(f"Turn 3 by [bold]{backend.name}[/] — {where}", highlight=False)
+    console().print(f"Turn 3 by [bold]{esc(backend.name)}[/] — {esc(where)}", highlight=False)
     for warning in backend_warnings(backend):
-        console().print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console().print(f"[yellow]warning:[/] {esc(warning)}", highlight=False)
 
 
 def _nothing_to_do(considered: int, backend) -> dict:
@@ -178,7 +184,7 @@ def list_cmd(env: Env, entity, status, split, jsonl):
             done = export_jsonl(store, jsonl, entity=entity, status=status or ("ok", "edited"),
                                 split=split or "train")
             env.emit({"ok": True, "export": done}, lambda: stdout_console().print(
-                f"Wrote {done.dialogues} dialogue(s) of {done.photos} photo(s) to {done.path}"))
+                f"Wrote {done.dialogues} dialogue(s) of {done.photos} photo(s) to {esc(done.path)}"))
             return
         records = list_dialogues(store, entity=entity, status=status or None, split=split)
     env.emit({"dialogues": [_brief(r) for r in records]}, lambda: stdout_console().print(table(
@@ -208,16 +214,16 @@ def show_cmd(env: Env, dialogue_id):
 
 def _print_record(record) -> None:
     out = stdout_console()
-    out.print(f"[bold]Dialogue {record.id}[/] — {record.entity}, photo {record.photo_id} "
-              f"({record.split}), variant {record.variant}, status {record.status}")
-    out.print(f"image: {record.image}", highlight=False)
+    out.print(f"[bold]Dialogue {record.id}[/] — {esc(record.entity)}, photo {record.photo_id} "
+              f"({esc(record.split)}), variant {record.variant}, status {esc(record.status)}")
+    out.print(f"image: {esc(record.image)}", highlight=False)
     for i, turn in enumerate(record.turns, 1):
-        out.print(f"\n[bold]{i}. {turn.kind}[/] (weight {turn.weight}, by {turn.source})",
+        out.print(f"\n[bold]{i}. {esc(turn.kind)}[/] (weight {turn.weight}, by {esc(turn.source)})",
                   highlight=False)
-        out.print(f"  [cyan]Q:[/] {turn.question}", highlight=False)
-        out.print(f"  [green]A:[/] {turn.answer}", highlight=False)
+        out.print(f"  [cyan]Q:[/] {esc(turn.question)}", highlight=False)
+        out.print(f"  [green]A:[/] {esc(turn.answer)}", highlight=False)
         if turn.meta:
-            out.print(f"  [dim]{turn.meta}[/]", highlight=False)
+            out.print(f"  [dim]{esc(turn.meta)}[/]", highlight=False)
 
 
 @dialogues.command("edit")

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .common import Env, common_options, console, stdout_console, table
+from .common import Env, common_options, console, esc, stdout_console, table
 
 
 def _flag(*names, help_field: str | None = None, **kw):
@@ -78,7 +78,7 @@ def train_cmd(env: Env, resume, eval_only, list_runs, name, lora_mlp, qlora_bits
     records = train(store, config, resume=_resume_arg(resume), name=name)
     finished = _render(records, quiet=env.json and not sys.stderr.isatty())
     env.emit({"ok": finished.state == "finished", **_finished_dict(finished)},
-             lambda: console().print(f"[green]Adapter saved:[/] {finished.adapter_path}"))
+             lambda: console().print(f"[green]Adapter saved:[/] {esc(finished.adapter_path)}"))
 
 
 def _config(store, flags: dict, lora_mlp, qlora_bits):
@@ -128,22 +128,28 @@ def _eval_only(env: Env, store, config) -> None:
     result = evaluate(store, config)
     env.emit(result, lambda: console().print(
         f"weighted loss {result.loss:.4f} over {result.examples} dialogues "
-        f"({', '.join(f'{k} {v:.4f}' for k, v in result.turn_loss.items())}) — "
-        f"{'adapter ' + result.adapter if result.adapter else 'base model'}", highlight=False))
+        f"({', '.join(f'{esc(k)} {v:.4f}' for k, v in result.turn_loss.items())}) — "
+        f"{esc('adapter ' + result.adapter if result.adapter else 'base model')}", highlight=False))
 
 
 def _list(env: Env, store) -> None:
     from ..training.runs import list_runs
 
     runs = list_runs(store)
-    rows = [{"id": r.id, "name": r.name, "state": r.state, "backend": r.backend,
+    rows = [{"id": r.id, "name": r.name, "state": r.shown_state, "backend": r.backend,
              "steps": r.metrics.get("steps"), "final_loss": r.metrics.get("final_loss"),
-             "adapter_path": r.adapter_path} for r in runs]
+             "adapter_path": r.adapter_path,
+             **({"hint": f"its process is gone; continue it with `sdft train --resume {r.id}`"}
+                if r.owner_gone else {})} for r in runs]
     env.emit({"runs": rows}, lambda: stdout_console().print(table(
         "Runs", ["id", "name", "state", "backend", "steps", "final loss", "adapter"],
-        [[r["id"], r["name"], r["state"], r["backend"], r["steps"],
+        [[r["id"], r["name"], _state_cell(r), r["backend"], r["steps"],
           "" if r["final_loss"] is None else f"{r['final_loss']:.4f}", r["adapter_path"] or ""]
          for r in rows])))
+
+
+def _state_cell(row: dict) -> str:
+    return f"{row['state']} (process gone; sdft train --resume {row['id']})" if "hint" in row else row["state"]
 
 
 def _render(records, quiet: bool):
@@ -182,7 +188,7 @@ def _started(err, record, quiet: bool) -> None:
         return
     resumed = f", resuming at step {record.start_step}" if record.start_step else ""
     err.print(f"run {record.run_id}: {record.examples} dialogues, {record.total_steps} steps on "
-              f"{record.backend}{resumed}", highlight=False)
+              f"{esc(record.backend)}{esc(resumed)}", highlight=False)
 
 
 def _info(p) -> str:
