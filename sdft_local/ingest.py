@@ -269,6 +269,8 @@ def _ingest_one(store: Store, entity: Entity, path: Path, config: IngestConfig) 
         stored = store.insert_photo(staged, record)
     finally:
         staged.unlink(missing_ok=True)
+    if stored is None:  # another process stored the same photo meanwhile
+        return PhotoResult(str(path), "duplicate", "already in this entity; skipped", photo.sha256)
     warns = photo.notes + tuple(f"looks almost identical to {n}" for n in near)
     return PhotoResult(str(path), "added", "stored", photo.sha256, stored.id, warns)
 

@@ -114,10 +114,17 @@ def _m003_runs_checks_exports(db) -> None:
     )
 
 
+def _m004_run_owner(db) -> None:
+    # Which process trains a run, so that a killed one shows as interrupted, not running.
+    db["runs"].add_column("owner_host", str)
+    db["runs"].add_column("owner_pid", int)
+
+
 MIGRATIONS: list[tuple[str, Callable]] = [
     ("001_core", _m001_core),
     ("002_dialogues", _m002_dialogues),
     ("003_runs_checks_exports", _m003_runs_checks_exports),
+    ("004_run_owner", _m004_run_owner),
 ]
 
 
@@ -155,6 +162,11 @@ class Store:
                  "settings": json.dumps(settings or {}), "created": time.time()}
             )
         return store
+
+    def set_base_model(self, base_model: str) -> None:
+        """Change the project's base model (earlier runs keep their adapters and configs)."""
+        with self.transaction():
+            self.db["project"].update(1, {"base_model": base_model})
 
     @classmethod
     def open(cls, name: str) -> "Store":
@@ -309,8 +321,10 @@ class Store:
             )
         return Photo(**rows[0])
 
-    def insert_photo(self, staged: Path, record: dict) -> Photo:
-        """Move a fully written temp file into place and record it, atomically together.
+    def insert_photo(self, staged: Path, record: dict) -> Photo | None:
+        """Move a fully written temp file into place and record it, atomically together; None
+        when the entity already has this photo (checked under the write lock, so of several
+        processes adding the same file one stores it and the others get None).
 
         The rename happens inside the write transaction: a crash before COMMIT leaves at most an
         unreferenced file, which `sweep` (run under the same lock) removes.
@@ -319,6 +333,8 @@ class Store:
         placed = False
         try:
             with self.transaction():
+                if self.has_photo(record["entity_id"], record["sha256"]):
+                    return None
                 self.db["photos"].insert({**record, "split": "train", "added": time.time()})
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if not target.exists():
@@ -425,14 +441,12 @@ def split_key(entity_id: int, sha256: str) -> str:
 
 
 def _owner_alive(tmp_name: str) -> bool:
+    from .owner import process_alive
+
     try:
-        pid = int(tmp_name[len(TMP_PREFIX):].split("-", 1)[0])
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError):
+        return process_alive(int(tmp_name[len(TMP_PREFIX):].split("-", 1)[0]))
+    except ValueError:
         return False
-    except PermissionError:
-        return True
-    return pid != 0
 
 
 def _clean_fact(fact: str) -> str:

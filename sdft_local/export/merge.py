@@ -26,6 +26,8 @@ PROCESSOR_FILES = (
     "processor_config.json", "video_preprocessor_config.json", "generation_config.json",
 )
 _MLX_ONLY_CONFIG_KEYS = ("quantization", "quantization_config")
+# Keys that make transformers import code shipped beside the weights: never passed on.
+_REMOTE_CODE_KEYS = ("auto_map", "trust_remote_code")
 
 
 class MergedWeights:
@@ -103,19 +105,33 @@ def write_merged_folder(weights: MergedWeights, out: Path, *, dtype: str | None 
 
 def merged_config(config: dict, dtype: str) -> dict:
     torch_dtype = {"BF16": "bfloat16", "F16": "float16", "F32": "float32"}[dtype]
-    config = {k: v for k, v in config.items() if k not in _MLX_ONLY_CONFIG_KEYS}
+    config = without_remote_code({k: v for k, v in config.items() if k not in _MLX_ONLY_CONFIG_KEYS})
     config["torch_dtype"] = torch_dtype
     if isinstance(config.get("text_config"), dict):
         config["text_config"] = {**config["text_config"], "torch_dtype": torch_dtype}
     return config
 
 
+def without_remote_code(data: dict) -> dict:
+    """`data` (a config, at any depth) without the keys that would load code from the model folder."""
+    return {k: without_remote_code(v) if isinstance(v, dict) else v
+            for k, v in data.items() if k not in _REMOTE_CODE_KEYS}
+
+
 def copy_processor_files(model_dir: Path, out: Path) -> list[str]:
+    """The tokenizer and processor files, JSON ones without remote-code keys."""
     copied = []
     for name in PROCESSOR_FILES:
-        if (Path(model_dir) / name).is_file():
-            shutil.copyfile(Path(model_dir) / name, out / name)
-            copied.append(name)
+        source = Path(model_dir) / name
+        if not source.is_file():
+            continue
+        if name.endswith(".json"):
+            data = json.loads(source.read_text("utf-8"))
+            clean = without_remote_code(data) if isinstance(data, dict) else data
+            (out / name).write_text(json.dumps(clean, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        else:
+            shutil.copyfile(source, out / name)
+        copied.append(name)
     if "tokenizer.json" not in copied and "vocab.json" not in copied:
         raise ExportError(f"{model_dir}: no tokenizer files (tokenizer.json or vocab.json + merges.txt)")
     return copied

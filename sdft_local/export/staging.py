@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import ExistsError, ExportError
+from ..owner import process_alive
 
 STAGING_TAG = ".sdft-export-"
 SCRATCH_TAG = ".sdft-scratch-"
@@ -25,12 +26,33 @@ _TEMP_NAME = re.compile(r"^\..*(\.sdft-export-|\.sdft-scratch-|\.sdft-retired-)(
 
 
 def check_target(target: Path, overwrite: bool) -> Path:
-    """The resolved target, refused when it holds anything and `overwrite` is off."""
+    """The resolved target, refused when it holds anything and `overwrite` is off, and refused
+    even with `overwrite` when replacing it would destroy what is not an export: sdft-local's own
+    state (SDFT_HOME, or anything in it but a project's `exports/`) and any folder that holds
+    files but no export manifest (a home folder, a project's photos, someone's work)."""
     target = Path(target).expanduser().resolve()
-    if target.exists() and not overwrite and not _is_empty_dir(target):
-        raise ExistsError(f"{target} already exists; pass --overwrite to replace it, or choose "
-                          "another --out")
+    _refuse_state(target)
+    if target.exists() and not _is_empty_dir(target):
+        if not overwrite:
+            raise ExistsError(f"{target} already exists; pass --overwrite to replace it, or choose "
+                              "another --out")
+        if not (target / "manifest.json").is_file():
+            raise ExistsError(f"{target} holds files but is not an earlier export (no manifest.json), "
+                              f"so --overwrite will not delete it; choose an empty or new --out folder")
     return target
+
+
+def _refuse_state(target: Path) -> None:
+    from ..paths import sdft_home
+
+    home = sdft_home().resolve()
+    if target == home or home.is_relative_to(target):
+        raise ExistsError(f"{target} holds sdft-local's data (SDFT_HOME {home}); export elsewhere")
+    if target.is_relative_to(home):
+        parts = target.relative_to(home).parts
+        if not (len(parts) >= 4 and parts[0] == "projects" and parts[2] == "exports"):
+            raise ExistsError(f"{target} is inside sdft-local's data (SDFT_HOME {home}); export to a "
+                              f"folder outside it, or under a project's exports/ folder")
 
 
 @contextmanager
@@ -84,22 +106,10 @@ def sweep_stale(parent: Path) -> list[Path]:
     removed = []
     for entry in Path(parent).iterdir() if Path(parent).is_dir() else ():
         match = _TEMP_NAME.match(entry.name)
-        if match and not _alive(int(match.group(2))):
+        if match and not process_alive(int(match.group(2))):
             _remove(entry)
             removed.append(entry)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _is_empty_dir(path: Path) -> bool:

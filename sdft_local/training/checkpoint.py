@@ -176,11 +176,9 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def _owned_by_live_process(name: str) -> bool:
+    from ..owner import process_alive
+
     try:
-        pid = int(name.rsplit("-", 1)[1])
-        os.kill(pid, 0)
-    except (ValueError, IndexError, ProcessLookupError):
+        return process_alive(int(name.rsplit("-", 1)[1]))
+    except (ValueError, IndexError):
         return False
-    except PermissionError:
-        return True
-    return True

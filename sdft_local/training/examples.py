@@ -225,9 +225,17 @@ def _image_path(dialogue: Dialogue, image_root) -> Path | None:
     if not path.is_absolute() and image_root is not None:
         path = Path(image_root) / path
     if not path.is_file():
-        raise TrainingError(f"dialogue {dialogue_name(dialogue)}: image {path} is missing; "
-                            f"re-add the photo or re-run `sdft synth`")
+        raise MissingImageError(path, f"dialogue {dialogue_name(dialogue)}: image {path} is missing; "
+                                      f"re-add the photo or re-run `sdft synth`")
     return path
+
+
+class MissingImageError(TrainingError):
+    """A dialogue's image file is not there; `path` says which."""
+
+    def __init__(self, path: Path, message: str):
+        super().__init__(message)
+        self.path = Path(path)
 
 
 def _image_key(pixels: np.ndarray | None, grid: np.ndarray | None) -> str | None:

@@ -73,13 +73,16 @@ def run_training(student, examples: Sequence[Example], config: TrainConfig, ctx:
     for step in range(run.start, run.total):
         totals = run.forward_backward(step)
         if not math.isfinite(totals.objective(config.selfaug)):
-            # These weights gave a non-finite loss: go back to the last ones whose loss was finite.
+            # These weights gave a non-finite loss: go back to the last ones whose loss was finite,
+            # the weights after `step - 1` updates.
             student.set_lora_arrays(run.good)
-            yield from run.stop(step, totals, math.nan)
+            yield from run.stop(step, max(0, step - 1), f"the loss was {totals.objective(config.selfaug)}")
         run.good = student.lora_arrays()
         lr, norm = run.update(step)
         if not math.isfinite(norm):
-            yield from run.stop(step, totals, norm)
+            # The update was not applied: the weights after `step` updates, whose loss was finite.
+            yield from run.stop(step, step, f"the gradient norm was {norm} (the loss, "
+                                            f"{totals.objective(config.selfaug):.4f}, was finite)")
         yield run.progress(step, totals, lr, norm)
         if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < run.total:
             yield CheckpointSaved(step + 1, str(run.checkpoint(step + 1)))
@@ -146,17 +149,17 @@ class _Run:
         return TrainFinished(self.ctx.run_id, "finished", self.total, str(adapter), self.clock.elapsed(),
                              self.metrics())
 
-    def stop(self, step: int, totals: StepTotals, norm: float):
-        """Keep the student's current (finite-loss) weights as the run's adapter, then raise."""
+    def stop(self, step: int, kept: int, what: str):
+        """Keep the student's current weights (those after `kept` updates, whose loss was finite)
+        as the run's adapter, labelled with that step, then raise naming what was non-finite."""
         self.student.discard_grads()
-        kept = max(0, step - 1) if math.isnan(norm) else step
         adapter = self.save_adapter(kept, "failed")
         yield TrainFinished(self.ctx.run_id, "failed", kept, str(adapter), self.clock.elapsed(),
                             {"history": list(self.state["history"]), "stopped_at": step + 1})
-        what = f"loss {totals.loss}" if math.isnan(norm) else f"gradient norm {norm}"
         raise TrainingError(
-            f"training became non-finite at step {step + 1} ({what}); the run stopped and kept the "
-            f"last weights with a finite loss at {adapter}; lower learning_rate or keep grad_clip on")
+            f"training became non-finite at step {step + 1}: {what}; the run stopped and kept the "
+            f"weights after step {kept}, the last with a finite loss, at {adapter}; lower "
+            f"learning_rate or keep grad_clip on")
 
     def metrics(self) -> dict:
         history = self.state["history"]

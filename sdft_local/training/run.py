@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -19,7 +20,7 @@ from ..dialogue.types import TURN_KINDS, Dialogue
 from ..errors import BackendError, ConfigError, TrainingError
 from .config import TrainConfig
 from .checkpoint import read_adapter
-from .examples import SpecialIds, build_examples
+from .examples import MissingImageError, SpecialIds, build_examples
 from .loop import ADAPTER_DIR, RunContext, evaluate_examples, run_training
 from .progress import EvalResult, TrainFinished
 from .runs import create_run, current_adapter, resumable_run, update_run
@@ -95,7 +96,8 @@ def _train_store(store, config: TrainConfig | None, resume, name):
         from .config import resolve_config
 
         config = config or resolve_config(store.project.settings, store.project.base_model)
-    dialogues = select_dialogues(_load_dialogues(store), config) + _recognition(store, config)
+    with _project_changes(store):
+        dialogues = select_dialogues(_load_dialogues(store), config) + _recognition(store, config)
     model_path = resolve_model(store.project.base_model)
     backend = pick_backend(config.backend)
     if resume is False:
@@ -108,9 +110,27 @@ def _train_store(store, config: TrainConfig | None, resume, name):
 
 def _store_run(dialogues, store, model_path, backend, config, ctx):
     student = _student(backend, model_path, config)
-    examples = build_examples(student.processor, dialogues, image_root=store.root, max_length=config.max_length)
+    with _project_changes(store):
+        examples = build_examples(student.processor, dialogues, image_root=store.root,
+                                  max_length=config.max_length)
     _write_config(ctx)
     yield from run_training(student, examples, config, ctx, SpecialIds.from_tokenizer(student.processor.tokenizer).pad)
+
+
+@contextmanager
+def _project_changes(store):
+    """A photo that vanished while the run read its data was removed from the project meanwhile
+    (`sdft entity remove`, `sdft photos remove` in another process): say so, and how to go on."""
+    try:
+        yield
+    except (MissingImageError, FileNotFoundError) as err:
+        path = Path(getattr(err, "path", None) or err.filename or "")
+        if path.exists() or not path.is_relative_to(store.root):
+            raise
+        raise TrainingError(
+            f"the project changed during training: photo {path.name} was removed while the run read "
+            f"it; run `sdft train --resume` to go on with the project as it is now (or `sdft train` "
+            f"to start afresh)") from None
 
 
 def _student(backend: str, model_path, config: TrainConfig):

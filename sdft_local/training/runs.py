@@ -1,8 +1,8 @@
 """Training runs in the project store: one `runs` row per run, files under `<project>/runs/<id>/`.
 
 Owns creating a run row, moving it through its states (running → finished | failed |
-interrupted; a killed process leaves "running", which `resumable_run` picks up), and finding the
-project's current adapter. Paths in the database are relative to the project folder. It does not
+interrupted; a killed process leaves "running", which `list_runs` reports as interrupted once its
+owning process is gone and `resumable_run` picks up), and finding the project's current adapter. Paths in the database are relative to the project folder. It does not
 train (see `run.py`).
 """
 
@@ -31,6 +31,12 @@ class RunRow:
     parent_run_id: int | None
     created: float
     updated: float
+    owner_gone: bool = False  # "running", but the process that trained it no longer runs
+
+    @property
+    def shown_state(self) -> str:
+        """The state to show: a run whose process was killed is interrupted, not running."""
+        return "interrupted" if self.state == "running" and self.owner_gone else self.state
 
     def folder(self, store) -> Path:
         return store.root / RUNS_DIR / str(self.id)
@@ -42,7 +48,7 @@ def create_run(store, name: str | None, config: dict, backend: str, parent: int 
         run_id = store.db["runs"].insert({
             "name": name or "", "config": json.dumps(config), "backend": backend, "state": "running",
             "metrics": "{}", "adapter_path": None, "parent_run_id": parent, "created": now,
-            "updated": now}).last_pk
+            "updated": now, **_owner()}).last_pk
         if not name:
             store.db["runs"].update(run_id, {"name": f"run-{run_id}"})
     return get_run(store, run_id)
@@ -52,6 +58,8 @@ def update_run(store, run_id: int, **changes) -> None:
     for key in ("metrics", "config"):
         if key in changes:
             changes[key] = json.dumps(changes[key], default=str)
+    if changes.get("state") == "running":  # (re)started by this process
+        changes.update(_owner())
     with store.transaction():
         store.db["runs"].update(run_id, {**changes, "updated": time.time()})
 
@@ -111,7 +119,17 @@ def run_adapter(store, run: int | str | None):
     return row, store.root / row.adapter_path
 
 
+def _owner() -> dict:
+    from ..owner import owner
+
+    mine = owner()
+    return {"owner_host": mine["host"], "owner_pid": mine["pid"]}
+
+
 def _row(row: dict) -> RunRow:
+    from ..owner import owner_gone
+
+    gone = row["state"] == "running" and owner_gone(row.get("owner_host"), row.get("owner_pid"))
     return RunRow(row["id"], row["name"], json.loads(row["config"] or "{}"), row["backend"], row["state"],
                   json.loads(row["metrics"] or "{}"), row["adapter_path"], row["parent_run_id"],
-                  row["created"], row["updated"])
+                  row["created"], row["updated"], gone)

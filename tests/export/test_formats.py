@@ -95,8 +95,15 @@ def test_existing_target_is_refused_without_overwrite(tiny_model_dir, peft_dir, 
     (out / "keep.txt").write_text("mine")
     with pytest.raises(ExistsError, match="--overwrite"):
         next(export_gguf_lora(tiny_model_dir, peft_dir, out, ExportOptions(verify=False)))
+    # --overwrite replaces earlier exports only: a folder of someone's files is never deleted
+    with pytest.raises(ExistsError, match="not an earlier export"):
+        next(export_gguf_lora(tiny_model_dir, peft_dir, out, ExportOptions(verify=False, overwrite=True)))
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    drain(export_gguf_lora(tiny_model_dir, peft_dir, out, ExportOptions(verify=False)))
+    (out / "sdft-local-lora.gguf").write_bytes(b"stale")
     drain(export_gguf_lora(tiny_model_dir, peft_dir, out, ExportOptions(verify=False, overwrite=True)))
-    assert not (out / "keep.txt").exists() and (out / "sdft-local-lora.gguf").is_file()
+    assert (out / "sdft-local-lora.gguf").read_bytes() != b"stale"
     assert read_manifest(out)["verification"] == {**read_manifest(out)["verification"],
                                                   "verified": False, "skipped": True}
 

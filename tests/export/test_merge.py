@@ -88,6 +88,23 @@ def test_merged_keeps_a_bf16_base_in_bf16(tiny_model_dir, tmp_path):
     assert np.abs(again.get("model.norm.weight") - original).max() < 1e-2
 
 
+def test_merged_folder_drops_remote_code_keys(tiny_model_dir, tmp_path):
+    base = tmp_path / "untrusted"
+    shutil.copytree(tiny_model_dir, base)
+    config = json.loads((base / "config.json").read_text())
+    config.update(auto_map={"AutoModel": "evil.Model"}, trust_remote_code=True)
+    config["text_config"] = {**config.get("text_config", {}), "auto_map": {"AutoConfig": "evil.Cfg"}}
+    (base / "config.json").write_text(json.dumps(config))
+    tokenizer = json.loads((base / "tokenizer_config.json").read_text())
+    (base / "tokenizer_config.json").write_text(json.dumps({**tokenizer, "auto_map": {"AutoTokenizer": ["evil.T", None]}}))
+    write_merged_folder(MergedWeights(BaseWeights(base), None), tmp_path / "m", dtype="F32")
+    written = (tmp_path / "m" / "config.json").read_text() + (tmp_path / "m" / "tokenizer_config.json").read_text()
+    assert "auto_map" not in written and "trust_remote_code" not in written and "evil" not in written
+    merged = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert merged["model_type"] == config["model_type"] and merged["torch_dtype"] == "float32"
+    assert json.loads((tmp_path / "m" / "tokenizer_config.json").read_text())["chat_template"] == tokenizer.get("chat_template")
+
+
 @pytest.fixture(scope="module")
 def mlx_4bit_dir(tiny_model_dir, tmp_path_factory):
     pytest.importorskip("mlx_vlm")

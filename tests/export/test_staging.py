@@ -43,6 +43,7 @@ def test_overwrite_replaces_and_refusal_keeps(tmp_path):
     target = tmp_path / "out"
     target.mkdir()
     (target / "old.txt").write_text("old")
+    (target / "manifest.json").write_text("{}")  # an earlier export
     with pytest.raises(ExistsError):
         with staged_folder(target):
             pass

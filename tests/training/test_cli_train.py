@@ -101,3 +101,22 @@ def test_from_run_entity_and_turn_weights_flags(project):
     lone = CliRunner().invoke(cli, ["train", "--replay", "0.5", "--project", "proj"])
     assert lone.exit_code != 0 and "replay 0.5 needs entities" in lone.output
     assert len(list_runs(project)) == 2  # the refused runs left no row behind
+
+
+def test_an_entity_removed_while_training_reads_its_photos_says_the_project_changed(project, monkeypatch):
+    from sdft_local.errors import TrainingError
+    from sdft_local.training import TrainConfig, train
+    from sdft_local.training import run as run_module
+
+    real = run_module.select_dialogues
+
+    def remove_meanwhile(dialogues, config):  # another process runs `sdft entity remove` now
+        chosen = real(dialogues, config)
+        project.remove_entity("Biscuit")
+        return chosen
+
+    monkeypatch.setattr(run_module, "select_dialogues", remove_meanwhile)
+    with pytest.raises(TrainingError) as err:
+        list(train(project, TrainConfig(backend="torch", steps=2, scenes=2, views=0)))
+    assert "the project changed during training" in err.value.message
+    assert "sdft train --resume" in err.value.message and "re-run `sdft synth`" not in err.value.message

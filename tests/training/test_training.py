@@ -86,6 +86,39 @@ def test_gradient_checkpointing_changes_nothing(backend, tiny_model_dir, dialogu
     assert all(np.allclose(a[k], b[k], rtol=1e-5, atol=1e-7) for k in a)
 
 
+def test_non_finite_gradient_norm_is_named_and_the_weights_keep_their_step(tiny_model_dir, dialogues, tmp_path,
+                                                                          monkeypatch):
+    import json
+    import math
+
+    from sdft_local.training.torch_backend import TorchStudent
+
+    real, calls = TorchStudent.apply_update, []
+
+    def update(self, lr):  # the second update meets a NaN gradient: nothing is applied
+        calls.append(lr)
+        if len(calls) == 2:
+            self.discard_grads()
+            return math.nan
+        return real(self, lr)
+
+    monkeypatch.setattr(TorchStudent, "apply_update", update)
+    records = []
+    with pytest.raises(TrainingError) as err:
+        for record in train(dialogues, TrainConfig(steps=5, learning_rate=1e-2, batch_size=2, **FAST),
+                            model=tiny_model_dir, run_dir=tmp_path / "nan-norm"):
+            records.append(record)
+    message = err.value.message
+    assert "non-finite at step 2: the gradient norm was nan" in message and "was finite" in message
+    assert "weights after step 1" in message
+    finished = records[-1]
+    assert finished.state == "failed" and finished.steps == 1
+    saved = json.loads((tmp_path / "nan-norm" / "adapter" / "sdft_train.json").read_text())
+    assert saved["step"] == 1
+    kept = read_adapter(finished.adapter_path)
+    assert any(v.any() for k, v in kept.items() if k.endswith("lora_B"))  # step 1's update is kept
+
+
 def test_non_finite_loss_stops_and_keeps_the_last_good_weights(tiny_model_dir, dialogues, tmp_path):
     # A huge learning rate: step 1 is finite, its update overflows, step 2's loss is NaN.
     records = []
