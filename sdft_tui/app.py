@@ -132,7 +132,7 @@ class SdftApp(App):
         from sdft_local.errors import SdftError
 
         if isinstance(error, SdftError):
-            self.notify(error.message, title=error.title, severity="error", timeout=12)
+            self.notify(error.message, title=error.title, severity="error", timeout=12, markup=False)
             return
         from .screens.error import ErrorScreen
 

@@ -34,7 +34,7 @@ class AddPhotosScreen(StageScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Label(f"Add photos to {self.entity_name}", classes="screen-title")
+        yield Label(Text(f"Add photos to {self.entity_name}"), classes="screen-title")
         yield Static("A file or a folder (its images are added). Tab completes, Enter adds.",
                      classes="hint")
         with Horizontal(id="path-row"):
@@ -74,7 +74,7 @@ class AddPhotosScreen(StageScreen):
         if not raw:
             self.notify("Type a file or folder, or pick one in the tree.", severity="warning")
             return
-        self.query_one("#summary", Static).update(f"Adding {raw} …")
+        self.query_one("#summary", Static).update(Text(f"Adding {raw} …"))
         self.start("ingest", lambda store: _ingest(store, self.entity_name, [raw]))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

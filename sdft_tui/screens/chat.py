@@ -68,7 +68,7 @@ class ChatScreen(StageScreen):
             return
         image = str(Path(photo).expanduser()) if photo else None
         if image and not Path(image).is_file():
-            self.notify(f"{photo}: no such file; pick a photo or leave the field empty",
+            self.notify(f"{photo}: no such file; pick a photo or leave the field empty", markup=False,
                         title="Photo", severity="error")
             return
         for which in ("base", "tuned"):

@@ -6,6 +6,7 @@ as each photo's dialogues are written (the library writes a photo's dialogues in
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -53,9 +54,9 @@ class DialoguesScreen(StageScreen):
         self.query_one(KeyedTable).show_rows(rows)
         backend = backend_from_settings(store.project.settings).name
         live = sum(r.status != "rejected" for r in self.records.values())
-        self.query_one("#summary", Static).update(
+        self.query_one("#summary", Static).update(Text(
             f"{len(rows)} dialogues ({live} used for training) · turn 3 by {backend} · "
-            "s synthesizes the missing ones · b changes the backend")
+            "s synthesizes the missing ones · b changes the backend"))
         self._show(self.query_one(KeyedTable).selected_key)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -106,7 +107,7 @@ class DialoguesScreen(StageScreen):
             progress.begin(record.photos, f"Synthesizing {record.photos} photo(s) with "
                            f"{record.student}, turn 3 by {record.backend}")
             for warning in record.warnings:
-                self.notify(warning, severity="warning", timeout=10)
+                self.notify(warning, severity="warning", timeout=10, markup=False)
         elif isinstance(record, SynthProgressed):
             progress.advance(record.done, record.total, f"{record.entity}: photo {record.photo_id} "
                              f"({record.written} dialogue(s), {record.fallbacks} template fallback(s))")

@@ -5,6 +5,7 @@ Reloads every few seconds, so entities and photos added from the CLI meanwhile a
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Label, Static
@@ -49,7 +50,7 @@ class EntitiesScreen(SdftScreen):
         store = self.app.store
         project = store.project
         self.query_one("#project-title", Label).update(
-            f"{project.name} — base model {project.base_model}")
+            Text(f"{project.name} — base model {project.base_model}"))
         rows = [(e.name, _entity_row(store, e)) for e in store.entities()]
         self.query_one(KeyedTable).show_rows(rows)
         self.query_one("#empty").display = not rows
@@ -71,7 +72,7 @@ class EntitiesScreen(SdftScreen):
             self.reload()
             table = self.query_one(KeyedTable)
             table.move_cursor(row=table.get_row_index(name))
-            self.notify(f"Added {name}. Press p to add its photos.", timeout=4)
+            self.notify(f"Added {name}. Press p to add its photos.", timeout=4, markup=False)
 
     def action_add_photos(self) -> None:
         if self.selected:

@@ -5,6 +5,7 @@ Reloads every few seconds, so photos added elsewhere (the CLI, another window) a
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -59,9 +60,9 @@ class EntityScreen(SdftScreen):
             self.dismiss()
             return
         self.photos = {str(p.id): p for p in store.photos(ent.id)}
-        self.query_one("#entity-title", Label).update(f"{ent.name} ({ent.kind})")
+        self.query_one("#entity-title", Label).update(Text(f"{ent.name} ({ent.kind})"))
         facts = "\n".join(f"• {f}" for f in ent.facts) or "No facts yet (press e to add some)."
-        self.query_one("#facts", Static).update(facts)
+        self.query_one("#facts", Static).update(Text(facts))
         self.query_one("#split-summary", Static).update(_split_summary(list(self.photos.values())))
         if self.query_one(KeyedTable).show_rows([(k, _photo_row(p)) for k, p in self.photos.items()]):
             self._preview(self.query_one(KeyedTable).selected_key)

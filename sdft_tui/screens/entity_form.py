@@ -6,6 +6,7 @@ added while the form was open are kept, not overwritten.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -29,7 +30,7 @@ class EntityFormScreen(SdftModal[str | None]):
     def compose(self) -> ComposeResult:
         ent = self.entity
         with Vertical(classes="dialog"):
-            yield Label(f"Edit {ent.name}" if ent else "New entity", classes="dialog-title")
+            yield Label(Text(f"Edit {ent.name}" if ent else "New entity"), classes="dialog-title")
             yield Input(ent.name if ent else "", placeholder="name, e.g. Biscuit", id="name",
                         disabled=ent is not None)
             yield Input(ent.kind if ent else "", placeholder="kind, e.g. dog", id="kind")
@@ -63,7 +64,7 @@ class EntityFormScreen(SdftModal[str | None]):
         try:
             name = self._save(kind, facts)
         except SdftError as err:
-            self.query_one("#form-error", Static).update(err.message)
+            self.query_one("#form-error", Static).update(Text(err.message))
             return
         self.dismiss(name)
 

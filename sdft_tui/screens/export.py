@@ -50,12 +50,12 @@ class ExportScreen(StageScreen):
         try:
             run = find_run(self.app.store, None)
         except SdftError as err:  # no trained run yet: the export would fail the same way
-            self.query_one("#run-info", Static).update(err.message)
+            self.query_one("#run-info", Static).update(Text(err.message))
             return
         verdict = latest_verdict(self.app.store, run.id)
-        self.query_one("#run-info", Static).update(
+        self.query_one("#run-info", Static).update(Text(
             f"Run {run.name} (id {run.id}, {run.backend}, {run.state}) · latest check: {verdict} · "
-            "ctrl+s exports")
+            "ctrl+s exports"))
 
     def action_export(self) -> None:
         from sdft_local.errors import SdftError
@@ -63,7 +63,7 @@ class ExportScreen(StageScreen):
         try:
             values = self.query_one(ExportForm).values()
         except SdftError as err:
-            self.query_one("#form-error", Static).update(err.message)
+            self.query_one("#form-error", Static).update(Text(err.message))
             return
         self.query_one("#form-error", Static).update("")
         self.query_one("#checks", DataTable).clear()
@@ -95,7 +95,7 @@ class ExportScreen(StageScreen):
             progress.status(f"Done: {len(result.formats)} format(s) in {result.out}, "
                             f"{'all verified' if result.verified else 'NOT all verified'}")
             for warning in result.warnings:
-                self.notify(warning, severity="warning", timeout=10)
+                self.notify(warning, severity="warning", timeout=10, markup=False)
 
     def on_stage_finished(self, message: StageFinished) -> None:
         if message.cancelled:

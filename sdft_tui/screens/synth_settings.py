@@ -6,6 +6,7 @@ and this app share them. An endpoint gets photos only with its own switch on (de
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -70,7 +71,7 @@ class SynthSettingsScreen(SdftModal[bool]):
             backend = backend_from_settings({"synth": kept}, **self._backend_flags())
             dialogue = dialogue_from_settings(settings, variants=int(variants))
         except SdftError as err:
-            self.query_one("#form-error", Static).update(err.message)
+            self.query_one("#form-error", Static).update(Text(err.message))
             return
         store.update_settings(synth=backend_settings(backend), dialogue=dialogue_settings(dialogue))
         self.dismiss(True)

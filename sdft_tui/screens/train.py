@@ -7,6 +7,7 @@ saved to the project's `train` settings when a run starts, so the CLI uses them 
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -56,7 +57,7 @@ class TrainScreen(StageScreen):
         rows = []
         for run in list_runs(self.app.store):
             loss = run.metrics.get("final_loss")
-            rows.append((str(run.id), (run.id, run.name, run.state, run.metrics.get("steps", ""),
+            rows.append((str(run.id), (run.id, run.name, run.shown_state, run.metrics.get("steps", ""),
                                        "" if loss is None else f"{loss:.4f}")))
         self.query_one(KeyedTable).show_rows(rows)
 
@@ -69,7 +70,7 @@ class TrainScreen(StageScreen):
             values = self.query_one(TrainForm).values()
             config = resolve_config(store.project.settings, store.project.base_model, **values)
         except SdftError as err:
-            error.update(err.message)
+            error.update(Text(err.message))
             return
         error.update("")
         store.update_settings(train={**store.project.settings.get("train", {}), **values})

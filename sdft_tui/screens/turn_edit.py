@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -60,6 +61,6 @@ class TurnEditScreen(SdftModal[bool]):
                       answer=answer if answer != old.answer else None,
                       question=question if question != old.question else None)
         except SdftError as err:
-            self.query_one("#form-error", Static).update(err.message)
+            self.query_one("#form-error", Static).update(Text(err.message))
             return
         self.dismiss(True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label
@@ -40,4 +41,4 @@ class PhotoPreview(Vertical):
     def show(self, path: Path | None, caption: str = "") -> None:
         image = self.query_one("#photo-image")
         image.image = str(path) if path is not None and path.is_file() else None
-        self.query_one("#photo-caption", Label).update(caption)
+        self.query_one("#photo-caption", Label).update(Text(caption))

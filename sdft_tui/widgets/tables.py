@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from rich.text import Text
 from textual.widgets import DataTable
 
 
@@ -24,7 +25,7 @@ class KeyedTable(DataTable):
         selected = self.selected_key
         self.clear()
         for key, cells in rows:
-            self.add_row(*cells, key=key)
+            self.add_row(*(Text(c) if isinstance(c, str) else c for c in cells), key=key)
         self._shown = rows
         keys = [key for key, _ in rows]
         if selected in keys:

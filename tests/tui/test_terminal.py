@@ -56,7 +56,7 @@ def test_sdft_opens_the_app_adds_an_entity_and_quits(sdft_home):
                    capture_output=True)
     term = Terminal(shlex.join(python), env)
     try:
-        term.wait_for("pets — base model tiny-random")
+        term.wait_for("pets — base model demo")
         assert "No entities yet" in term.screen()
         term.keys("a")
         term.wait_for("New entity")
