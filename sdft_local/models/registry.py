@@ -114,6 +114,32 @@ def resolve_model(id_or_path: str | Path, *, offline: bool | None = None,
     return validate_model_dir(_download(name, offline=_is_offline(offline), progress=progress))
 
 
+def check_base_model(id_or_path: str) -> str | None:
+    """Refuse, before a project is made with it, a base model that cannot work: an unknown id, a
+    missing folder, a folder without config.json or with pickle weights only. Returns a note
+    for a hub id that is not on this machine yet (it downloads on first use), else None.
+    Nothing is built or downloaded."""
+    name = str(id_or_path)
+    if name in _BUILTINS:
+        return None if name not in (TORCH_2B_ID, MLX_2B_ID) else _not_cached_note(name)
+    path = Path(name).expanduser()
+    if path.exists() or not _HUB_ID.match(name):
+        if not path.is_dir():
+            raise ModelError(f"{name}: no such model folder; pass a folder with config.json and "
+                             f"*.safetensors, a hub id like {TORCH_2B_ID}, or one of: "
+                             f"{', '.join(_BUILTINS)}")
+        validate_model_dir(path.resolve())
+        return None
+    return _not_cached_note(name)
+
+
+def _not_cached_note(model_id: str) -> str | None:
+    if _hub_cached(model_id) is not None:
+        return None
+    return (f"{model_id} is not on this machine yet; it is downloaded on first use (or now, on a "
+            f"connected machine, with `hf download {model_id}`)")
+
+
 def validate_model_dir(path: Path) -> Path:
     """`path` if it holds config.json and complete safetensors weights, else a ModelError."""
     if not (path / "config.json").is_file():
