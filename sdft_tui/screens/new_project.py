@@ -12,8 +12,9 @@ from textual.widgets import Button, Input, Label, Static
 from ..widgets.path_input import PathInput
 from .base import SdftModal
 
-BUILTIN_MODELS = ("tiny-random", "demo", "Qwen/Qwen2-VL-2B-Instruct",
-                  "mlx-community/Qwen2-VL-2B-Instruct-4bit")
+BUILTIN_MODELS = ("demo", "Qwen/Qwen2-VL-2B-Instruct", "mlx-community/Qwen2-VL-2B-Instruct-4bit",
+                  "tiny-random")
+DEFAULT_MODEL = "demo"  # the bundled model that learns; tiny-random is for tests
 
 
 class NewProjectScreen(SdftModal[str | None]):
@@ -22,13 +23,15 @@ class NewProjectScreen(SdftModal[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("New project", classes="dialog-title")
+            yield Label("Name")
             yield Input(placeholder="name, e.g. pets", id="name")
-            yield PathInput("tiny-random", words=BUILTIN_MODELS, id="base-model",
+            yield Label("Base model")
+            yield PathInput(DEFAULT_MODEL, words=BUILTIN_MODELS, id="base-model",
                             placeholder="model id or local folder")
-            yield Static("Base model: " + ", ".join(BUILTIN_MODELS) + ", or a folder",
-                         classes="hint")
+            yield Static(", ".join(BUILTIN_MODELS) + ", or a folder", classes="hint")
+            yield Label("Held-out share (photos kept for the check, 0–0.5)")
             yield Input("0.3", id="heldout", validators=[Number(minimum=0.0, maximum=0.5)],
-                        placeholder="share of photos held out for the check (0–0.5)")
+                        placeholder="0.3")
             yield Static("", id="form-error", classes="form-error")
             with Horizontal(classes="buttons"):
                 yield Button("Create", variant="primary", id="create")
@@ -45,20 +48,28 @@ class NewProjectScreen(SdftModal[str | None]):
 
     def action_create(self) -> None:
         from sdft_local.errors import SdftError
+        from sdft_local.models.registry import check_base_model
         from sdft_local.store import Store
 
+        name = self.query_one("#name", Input).value.strip()
+        if not name:
+            self._error("Give the project a name (e.g. pets).", "#name")
+            return
         heldout = self.query_one("#heldout", Input)
         if not heldout.is_valid:
-            self._error(f"held-out share {heldout.value!r} must be a number from 0 to 0.5")
+            self._error(f"held-out share {heldout.value!r} must be a number from 0 to 0.5", "#heldout")
             return
-        name = self.query_one("#name", Input).value
-        model = self.query_one("#base-model", Input).value.strip() or "tiny-random"
+        model = self.query_one("#base-model", Input).value.strip() or DEFAULT_MODEL
         try:
+            note = check_base_model(model)
             Store.create(name, model, {"heldout_fraction": float(heldout.value)}).close()
         except SdftError as err:
-            self._error(err.message)
+            self._error(err.message, "#base-model" if "model" in err.message else "#name")
             return
-        self.dismiss(name.strip())
+        if note:
+            self.notify(note, severity="warning", timeout=8, markup=False)
+        self.dismiss(name)
 
-    def _error(self, text: str) -> None:
+    def _error(self, text: str, field: str) -> None:
         self.query_one("#form-error", Static).update(Text(text))
+        self.query_one(field, Input).focus()

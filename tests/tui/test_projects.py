@@ -25,7 +25,7 @@ async def test_first_start_creates_a_project_through_the_form(recorder):
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, EntitiesScreen)
-        assert "garden — base model tiny-random" in screen_text(app)
+        assert "garden — base model demo" in screen_text(app)  # the model that learns, not the test one
     assert list_projects() == ["garden"] and current_project() == "garden"
     with Store.open("garden") as store:
         assert store.project.settings == {"heldout_fraction": 0.3}
@@ -44,6 +44,23 @@ async def test_the_form_shows_the_library_message_and_creates_nothing():
         assert "must be a number from 0 to 0.5" in screen_text(app)
         await pilot.press("escape")
         assert isinstance(app.screen, ProjectsScreen)
+    assert list_projects() == []
+
+
+async def test_the_form_keeps_focus_on_an_empty_name_and_refuses_an_unknown_model():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n", "enter")
+        assert isinstance(app.screen, NewProjectScreen)
+        assert "Give the project a name" in screen_text(app)
+        assert app.focused is app.screen.query_one("#name")
+        assert "Held-out share" in screen_text(app)
+        await pilot.press(*"pets")
+        app.screen.query_one("#base-model").value = "no-such-model"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, NewProjectScreen)
+        assert "no such model" in " ".join(screen_text(app).split())
+        assert app.focused is app.screen.query_one("#base-model")
     assert list_projects() == []
 
 
