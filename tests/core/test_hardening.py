@@ -154,3 +154,11 @@ def test_init_on_an_existing_project_changes_its_base_model(home):
     assert Store.open("p").project.base_model == "tiny-random"
     refused = CliRunner().invoke(cli, ["init", "p", "--base-model", "nope-model"])
     assert refused.exit_code == 1 and Store.open("p").project.base_model == "tiny-random"
+
+
+def test_endpoint_timeout_and_retries_are_flags_saved_with_the_endpoint(store):
+    result = _run("synth", "--project", "proj", "--endpoint-url", "http://127.0.0.1:9/v1",
+                  "--endpoint-model", "m", "--timeout", "5", "--retries", "1")
+    assert result.exit_code == 1  # the project has no entity yet
+    endpoint = Store.open("proj").project.settings["synth"]["endpoint"]
+    assert (endpoint["timeout_s"], endpoint["retries"]) == (5.0, 1)

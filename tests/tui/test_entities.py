@@ -60,3 +60,14 @@ async def test_enter_opens_the_entity_and_rows_added_elsewhere_appear(project):
         assert "Mochi plant 1 0 0" in screen_text(app)
         await pilot.press("enter")
         assert isinstance(app.screen, EntityScreen) and app.screen.entity_name == "Biscuit"
+
+
+async def test_names_and_facts_with_brackets_are_shown_as_typed(project):
+    with Store.open("pets") as store:
+        store.add_entity("[b]Rex", "cat", ["wears a [red] collar"])
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert "[b]Rex cat 1" in screen_text(app)  # a table cell, not a bold "Rex"
+        await pilot.press("down", "enter")
+        text = screen_text(app)
+        assert "[b]Rex (cat)" in text and "wears a [red] collar" in text
