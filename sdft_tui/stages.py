@@ -76,14 +76,19 @@ def export_records(store, run: int | None, formats, out, options, force: bool) -
     yield from export_run(store, run, formats, out, options, force=force)
 
 
-def chat_records(store, image: str | None, question: str, max_new_tokens: int = 96) -> Iterator:
-    """The base model's answer, then the tuned model's (the project's current adapter)."""
+def chat_records(store, image: str | None, question: str, max_new_tokens: int = 96, *,
+                 facts_card: bool = False) -> Iterator:
+    """The base model's answer, then the tuned model's (the project's current adapter); with
+    `facts_card`, both are given the entities' facts as their system message."""
     from sdft_local.check.runner import adapter_for_backend
+    from sdft_local.facts import cards_of, system_prompt
     from sdft_local.models.student import make_student
     from sdft_local.training.run import pick_backend
     from sdft_local.training.runs import current_adapter
 
-    messages = [{"role": "user", "content": question}]
+    system = system_prompt(cards_of(store)) if facts_card else None
+    messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": question}]
     backend = pick_backend("auto")
     base_model = store.project.base_model
     yield f"Loading the base model {base_model} …"

@@ -54,6 +54,8 @@ class GateConfig:
     facts_warn: float = _opt(0.50, "warn when fact multiple-choice accuracy falls below this")
     recall_warn: float = _opt(0.50, "warn when the name appears in fewer open 'who is this' "
                                     "answers than this")
+    open_facts_warn: float = _opt(0.50, "warn when fewer open answers than this state the fact asked "
+                                        "about (judged on the text, without the facts card)")
 
     def __post_init__(self):
         problem = _gate_problem(self)
@@ -114,7 +116,7 @@ def _gate_problem(g: GateConfig) -> str | None:
     if not 0.0 <= g.recognition_fail <= g.recognition_warn <= 1.0:
         return (f"recognition_fail {g.recognition_fail} must be <= recognition_warn "
                 f"{g.recognition_warn}, both within 0..1")
-    for name in ("above_chance", "family_p", "positives_fail", "facts_warn", "recall_warn"):
+    for name in ("above_chance", "family_p", "positives_fail", "facts_warn", "recall_warn", "open_facts_warn"):
         if not 0.0 <= getattr(g, name) <= 1.0:
             return f"{name} {getattr(g, name)} must be within 0..1"
     return None

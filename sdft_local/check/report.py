@@ -1,9 +1,9 @@
 """The check's records: what it measured and what the gate concluded, as frozen dataclasses.
 
-Owns `KnowledgeReport` (per entity: recognition, facts, name recall), `RetentionReport` (per probe
-family accuracy base vs tuned, KL, agreement, concept bleed), `Reason` / `GateVerdict`,
-`CheckReport` (all of it plus provenance) and their JSON round trip, and the progress records
-`run_check` yields. It measures nothing and decides nothing.
+Owns `KnowledgeReport` (per entity: recognition, facts as multiple choice and in open answers,
+name recall), `RetentionReport` (per probe family accuracy base vs tuned, KL, agreement, concept
+bleed), `Reason` / `GateVerdict`, `CheckReport` (all of it plus provenance) and their JSON round
+trip, and the progress records `run_check` yields. It measures nothing and decides nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,19 @@ class Recognition:
 
 
 @dataclass(frozen=True)
+class OpenFacts:
+    """Facts stated in open answers (judged by `open_facts.judge_answer`), four ways: the base
+    model, the tuned one, the base with the facts card as its system message, the tuned with it."""
+
+    base: float
+    tuned: float
+    card: float
+    tuned_card: float
+    questions: int
+    examples: tuple[str, ...] = ()  # tuned answers without the card, for the reader
+
+
+@dataclass(frozen=True)
 class EntityKnowledge:
     name: str
     recognition: Recognition | None  # None without held-out photos
@@ -36,15 +49,17 @@ class EntityKnowledge:
     fact_questions: int
     name_recall: float | None  # None without held-out photos
     recall_answers: tuple[str, ...]  # the open answers, for the reader
+    open_facts: OpenFacts | None = None  # None without facts (or in reports from before)
 
 
 @dataclass(frozen=True)
 class KnowledgeReport:
     entities: tuple[EntityKnowledge, ...]
     recognition: Recognition | None  # pooled over entities
-    fact_accuracy: float | None
+    fact_accuracy: float | None  # multiple choice
     name_recall: float | None
     notes: tuple[str, ...] = ()
+    open_facts: OpenFacts | None = None  # pooled over entities, weighted by questions
 
 
 @dataclass(frozen=True)

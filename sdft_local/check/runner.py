@@ -59,10 +59,11 @@ def run_check(store, run: int | str | None = None, config: CheckConfig | None = 
     yield CheckStarted(row.id, row.name, store.project.base_model, backend, len(suite.items))
     names = [e.name for e in store.entities()]
     bleed_photos = suite.photos(config.bleed_photos) if names else []
-    base = yield from _base_side(model_dir, backend, suite, names, bleed_photos, config)
+    facts = _FactsSide(store)
+    base = yield from _base_side(model_dir, backend, suite, names, bleed_photos, config, facts)
     adapter = adapter_for_backend(adapter_dir, backend)
     student, retention, knowledge = yield from _tuned_side(store, model_dir, backend, adapter, suite, base,
-                                                           bleed_photos, config)
+                                                           bleed_photos, config, facts)
     report = CheckReport(
         row.id, row.name, store.project.base_model, backend, student, _relative(store, adapter_dir),
         suite.version, time.time(), time.time() - started, knowledge, retention,
@@ -85,9 +86,34 @@ def base_knowledge(store, config: CheckConfig | None = None) -> Iterator[object]
     return knowledge
 
 
-def _tuned_side(store, model_dir, backend, adapter, suite, base, bleed_photos, config):
+class _FactsSide:
+    """The open fact questions of a check and the facts card they are asked with."""
+
+    def __init__(self, store):
+        from ..facts import cards_of, system_prompt
+        from .knowledge import DISTRACTOR_FACTS
+        from .open_facts import open_fact_plans, plans_key
+
+        self.plans = open_fact_plans(store, DISTRACTOR_FACTS)
+        self.card = system_prompt(cards_of(store))
+        self.key = [plans_key(store, self.plans), self.card]
+
+    def measure(self, scorer, tokens: int):
+        """Generator returning {entity: (accuracy, accuracy with the card, examples)}."""
+        from .open_facts import measure_open_facts
+
+        out = {}
+        for plan in self.plans:
+            out[plan.name] = yield from measure_open_facts(scorer, plan, self.card, tokens=tokens,
+                                                           stage=f"open facts: {plan.name}")
+        return out
+
+
+def _tuned_side(store, model_dir, backend, adapter, suite, base, bleed_photos, config, facts):
     """The tuned model's retention (with bleed when there are entities) and knowledge."""
-    base_suite, base_bleed = base
+    from .open_facts import attach_open_facts
+
+    base_suite, base_bleed, base_facts = base
     tuned = yield from _loaded(model_dir, backend, adapter, "loading tuned model")
     scorer = BatchScorer(tuned, config.batch_size)
     retention = yield from measure_retention(scorer, suite, base_suite, config.gate.above_chance)
@@ -98,32 +124,38 @@ def _tuned_side(store, model_dir, backend, adapter, suite, base, bleed_photos, c
         retention = replace(retention, bleed=bleed_report(base_bleed, side, len(bleed_photos)))
     plans = plan_knowledge(store, suite.photos(config.easy_negatives), config.fact_options)
     knowledge = yield from measure_knowledge(scorer, plans, recall_tokens=config.recall_tokens)
+    tuned_facts = yield from facts.measure(scorer, config.recall_tokens)
+    knowledge = attach_open_facts(knowledge, facts.plans, base_facts, tuned_facts)
     return tuned.name, retention, knowledge
 
 
-def _base_side(model_dir, backend, suite, names, bleed_photos, config):
+def _base_side(model_dir, backend, suite, names, bleed_photos, config, facts: _FactsSide):
     """The base model's results from the cache, computing (and caching) what is missing."""
     cache = BaseCache(model_dir, backend)
     suite_key = cache_key("suite", suite.version, config.answer_tokens, config.kl_top_k)
     bleed_key = cache_key("bleed", suite.version, names, config.bleed_photos, config.recall_tokens)
-    base_suite, bleed = cache.load_suite(suite_key), cache.load_json(bleed_key)
-    if base_suite is not None and (bleed is not None or not names):
-        return base_suite, _bleed_side(bleed)
+    facts_key = cache_key("open-facts", facts.key, config.recall_tokens)
+    base_suite, bleed, base_facts = cache.load_suite(suite_key), cache.load_json(bleed_key), cache.load_json(facts_key)
+    if base_suite is not None and (bleed is not None or not names) and base_facts is not None:
+        return base_suite, _bleed_side(bleed), base_facts
     student = yield from _loaded(model_dir, backend, None, "loading base model")
     scorer = BatchScorer(student, config.batch_size)
     if base_suite is None:
         base_suite = yield from compute_base_suite(
             scorer, suite.items, suite.prompts(), answer_tokens=config.answer_tokens, keep=config.kl_top_k)
         cache.save_suite(suite_key, base_suite)
-    side = None
-    if names:
+    side = _bleed_side(bleed)
+    if names and bleed is None:
         side = yield from measure_bleed(scorer, names, bleed_photos, recall_tokens=config.recall_tokens,
                                         stage="base bleed")
         cache.save_json(bleed_key, {"yes_rate": side.yes_rate, "name_rate": side.name_rate,
                                     "examples": list(side.examples)})
+    if base_facts is None:
+        base_facts = yield from facts.measure(scorer, config.recall_tokens)
+        cache.save_json(facts_key, base_facts)
     del student, scorer
     gc.collect()  # free the base weights before the tuned model loads
-    return base_suite, side
+    return base_suite, side, base_facts
 
 
 def _bleed_side(cached: dict | None) -> BleedSide | None:

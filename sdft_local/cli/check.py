@@ -90,6 +90,11 @@ def print_report(report) -> None:
                   f"{b.name_rate_tuned:.0%}")
     if report.knowledge.entities:
         out.print(_knowledge_table(report.knowledge))
+    if report.knowledge.open_facts is not None:
+        o = report.knowledge.open_facts
+        out.print(f"Open answers stating the fact ({o.questions} questions): base {o.base:.0%}, tuned "
+                  f"{o.tuned:.0%}; with the facts card as system message: base {o.card:.0%}, tuned "
+                  f"{o.tuned_card:.0%}")
     _print_gate(out, report.gate)
 
 

@@ -52,6 +52,7 @@ def demo_summary(done) -> dict:
         "recognition": {"before": rec(before), "after": rec(k_after)},
         "facts": {"before": before.fact_accuracy, "after": k_after.fact_accuracy if k_after else None},
         "name_recall": {"before": before.name_recall, "after": k_after.name_recall if k_after else None},
+        "open_facts": _open_facts(k_after),
         "retention": _retention(after.retention) if after else None,
         "gate": {"verdict": after.gate.verdict,
                  "reasons": [r.message for r in after.gate.reasons]} if after else None,
@@ -63,6 +64,14 @@ def demo_summary(done) -> dict:
                    "warnings": list(done.export.warnings)} if done.export else None,
         "export_skipped": done.export_skipped,
     }
+
+
+def _open_facts(knowledge) -> dict | None:
+    o = knowledge.open_facts if knowledge else None
+    if o is None:
+        return None
+    return {"before": o.base, "after": o.tuned, "card": o.card, "after_card": o.tuned_card,
+            "questions": o.questions}
 
 
 def _retention(r) -> dict:
@@ -78,7 +87,11 @@ def _print(s: dict) -> None:
     out = stdout_console()
     rows = [[name, _fmt(s[key]["before"]), _fmt(s[key]["after"])]
             for name, key in (("held-out recognition (weighted acc.)", "recognition"),
-                              ("fact accuracy", "facts"), ("name recall", "name_recall"))]
+                              ("fact accuracy (multiple choice)", "facts"), ("name recall", "name_recall"))]
+    if s["open_facts"]:
+        o = s["open_facts"]
+        rows += [["facts in open answers", _fmt(o["before"]), _fmt(o["after"])],
+                 ["  … with the facts card", _fmt(o["card"]), _fmt(o["after_card"])]]
     out.print(table(f"Demo: {esc(s['project'])} on {esc(s['base_model'])} ({s['seconds']} s)",
                     ["", "before", "after"], rows))
     if s["retention"]:

@@ -230,13 +230,13 @@ _NEGATORS = r"(not|never|n't|no longer|doesn't|does not|isn't|hates|dislikes)"
 
 def _contradiction(text: str, request: EntityRequest) -> str | None:
     for fact in request.facts:
-        problem = _quantity_clash(text, fact) or _negated(text, fact)
+        problem = quantity_clash(text, fact) or negation_of(text, fact)
         if problem:
             return problem
     return None
 
 
-def _quantity_clash(text: str, fact: str) -> str | None:
+def quantity_clash(text: str, fact: str) -> str | None:
     given = {_unit(u): _num(n) for n, u in _QUANTITY.findall(fact)}
     for number, unit in _QUANTITY.findall(text):
         if _unit(unit) in given and given[_unit(unit)] != _num(number):
@@ -252,8 +252,9 @@ def _num(value: str) -> str:
     return str(_NUMBER_WORDS.get(value.lower(), value))
 
 
-def _negated(text: str, fact: str) -> str | None:
-    """A negation within three words before a content word of the fact ("does not love tennis")."""
+def negation_of(text: str, fact: str) -> str | None:
+    """A negation within three words before a content word of the fact ("does not love tennis"),
+    as a message naming it; None when there is none."""
     key = content_words(fact)
     for match in re.finditer(_NEGATORS + r"((?:\W+\w+){1,3})", text, re.I):
         if content_words(match.group(2)) & key and not content_words(match.group(1)) & key:

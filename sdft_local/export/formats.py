@@ -18,6 +18,7 @@ from typing import Iterator
 
 from .. import __version__
 from ..errors import ExportError
+from ..facts import system_prompt, write_card_file
 from .adapters import ADAPTER_CONFIG, MLX_WEIGHTS, PEFT_WEIGHTS, write_mlx, write_peft
 from .checks import (consumer_available, gguf_float_checks, gguf_quant_checks, readback_checks,
                      runtime_checks)
@@ -112,10 +113,19 @@ def _export_one(fmt: str, ws: Workspace, folder: Path, forced: bool):
     # Verified = loaded back and nothing refused (else we raised above); results outside their
     # tight limits stay visible as warnings.
     verified = ws.options.verify and bool(checks)
-    (folder / "README.md").write_text(readme_text(replace(readme, notes=tuple(notes))), "utf-8")
+    card = _write_card(ws, folder)
+    (folder / "README.md").write_text(readme_text(replace(readme, notes=tuple(notes), facts_card=card)), "utf-8")
     manifest = write_manifest(folder, _manifest(ws, fmt, checks, warnings, notes, verified, forced))
     return FormatResult(fmt, folder, tuple(manifest["files"]) + (MANIFEST,), tuple(checks),
                         verified, warnings, tuple(notes), artifacts)
+
+
+def _write_card(ws: Workspace, folder: Path) -> str | None:
+    """The facts card beside the artifacts (when the project has entities); its system message."""
+    if not ws.source.cards:
+        return None
+    write_card_file(folder, ws.source.cards)
+    return system_prompt(ws.source.cards)
 
 
 def _refuse_on_hard_failure(fmt: str, checks) -> None:
@@ -257,7 +267,8 @@ def _write_ollama(ws: Workspace, folder: Path):
         place(path, folder / path.name)
     (folder / MODELFILE).write_text(modelfile_text(model.name, mmproj.name, lora.name if lora else None,
                                                    title=f"{ws.source.run_name or ws.options.name}, "
-                                                         "exported and verified by sdft-local"), "utf-8")
+                                                         "exported and verified by sdft-local",
+                                                   system=system_prompt(ws.source.cards)), "utf-8")
     referenced = check_modelfile(folder / MODELFILE)
     checks = list(checks) + [check("Modelfile", "references the verified GGUF files", "files",
                                    len(referenced), len(artifacts), op=">=")]

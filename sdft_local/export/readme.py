@@ -26,15 +26,26 @@ class ReadmeInputs:
     ollama: str | None = None
     gguf_model_is_base: bool = False
     notes: tuple[str, ...] = ()
+    facts_card: str | None = None  # the system message that states the entities' facts
 
 
 def readme_text(r: ReadmeInputs) -> str:
     parts = [f"# {r.title}\n", "Exported by sdft-local. `manifest.json` lists every file with its "
              "sha256, the source run, the check verdict, and how each file was verified.\n"]
     parts += [f"> {note}\n" for note in r.notes]
-    for section in (_llama_cpp, _llama_cpp_python, _mlx_vlm, _peft, _ollama):
+    for section in (_facts_card, _llama_cpp, _llama_cpp_python, _mlx_vlm, _peft, _ollama):
         parts.append(section(r))
     return "\n".join(parts)
+
+
+def _facts_card(r: ReadmeInputs) -> str:
+    if not r.facts_card:
+        return ""
+    return ("## The facts card\n"
+            "The adapter knows how the entities look; their facts come back most reliably when they "
+            "are also given as the system message (the check measures both: `sdft check`). "
+            "`facts_card.json` holds them, and the Ollama Modelfile has them as its SYSTEM:\n"
+            + _code("text", r.facts_card))
 
 
 STOCK_MODEL = "Qwen2-VL-2B-Instruct-Q8_0.gguf"

@@ -81,9 +81,12 @@ def run_source(store, info: RunInfo, verdict: str) -> ExportSource:
     model_path = record.get("model_path")
     model_dir = (Path(model_path) if model_path and Path(model_path).is_dir()
                  else resolve_model(base_ref, offline=True))
+    from ..facts import cards_of
+
     return ExportSource(Path(model_dir).resolve(), (store.root / info.adapter_path).resolve(),
                         base_ref=_readme_base(base_ref, model_dir), run_id=info.id,
-                        run_name=info.name, backend=info.backend, check_verdict=verdict)
+                        run_name=info.name, backend=info.backend, check_verdict=verdict,
+                        cards=cards_of(store))
 
 
 def record_exports(store, result) -> None:

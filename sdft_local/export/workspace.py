@@ -44,6 +44,7 @@ class ExportSource:
     run_name: str = ""
     backend: str = ""
     check_verdict: str = "unchecked"
+    cards: tuple = ()  # FactsCard of every entity: written beside each format, SYSTEM for Ollama
 
     def describe(self) -> dict:
         return {"run_id": self.run_id, "run_name": self.run_name, "backend": self.backend,

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Checkbox, Footer, Header, Input, Label, Static
 
 from ..messages import StageFinished, StageProgressed
 from ..stages import ChatAnswered, chat_records
@@ -32,6 +32,8 @@ class ChatScreen(StageScreen):
                      classes="hint")
         yield PathInput(str(self._default_photo() or ""), id="photo", placeholder="photo file")
         yield Input("Who is this?", id="question", placeholder="question")
+        yield Checkbox("Give both models the facts card (the entities' facts as system message)",
+                       id="facts-card")
         yield StageProgress(id="progress")
         with Horizontal():
             yield PhotoPreview(id="preview")
@@ -74,7 +76,8 @@ class ChatScreen(StageScreen):
         for which in ("base", "tuned"):
             self.query_one(f"#answer-{which}", Static).update("…")
         self.query_one(StageProgress).begin(None, "Starting …")
-        self.start("chat", lambda store: chat_records(store, image, question))
+        card = self.query_one("#facts-card", Checkbox).value
+        self.start("chat", lambda store: chat_records(store, image, question, facts_card=card))
 
     def on_stage_progressed(self, message: StageProgressed) -> None:
         record = message.record

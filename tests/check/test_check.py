@@ -38,6 +38,10 @@ def test_noop_adapter_with_entities_fails_for_lack_of_knowledge_alone(torch_repo
     assert (k.recognition.positives, k.recognition.negatives) == (2 * 2 * 3, 2 * 4 * 3)
     # Biscuit: 2 facts x (2 text + 2 photo phrasings); Max: 1 fact x 4.
     assert [e.fact_questions for e in k.entities] == [8, 4]
+    # Open answers: each fact by name and about a held-out photo; a no-op adapter is the base model.
+    o = k.open_facts
+    assert o.questions == 2 * 2 + 1 * 2 and [e.open_facts.questions for e in k.entities] == [4, 2]
+    assert (o.tuned, o.tuned_card) == (o.base, o.card)
 
 
 def test_overtrained_adapter_fails_with_the_reasons_named(torch_reports):
@@ -73,14 +77,19 @@ def test_progress_and_base_cache(projects, torch_reports, check_home):
     _, _, first = torch_reports["knowing", "noop"]  # the first check: it filled the cache
     assert isinstance(first[0], CheckStarted) and first[0].probes == SMALL.image_probes + SMALL.text_probes
     stages = list(dict.fromkeys(e.stage for e in first if isinstance(e, CheckProgressed)))
-    assert stages[:7] == ["loading base model", "base answers", "base log-probs", "base options",
-                          "base bleed yes/no", "base bleed open answers", "loading tuned model"]
+    assert stages[:11] == ["loading base model", "base answers", "base log-probs", "base options",
+                           "base bleed yes/no", "base bleed open answers",
+                           "open facts: Biscuit (no card)", "open facts: Biscuit (facts card)",
+                           "open facts: Max (no card)", "open facts: Max (facts card)", "loading tuned model"]
     assert all(e.done <= e.total for e in first if isinstance(e, CheckProgressed))
     # Same base model and probe version: nothing of the base is recomputed.
     report, check_id, again = run_to_end(projects["plain"], "noop", SMALL.merged(backend="torch"),
                                          record=False)
     assert check_id is None
     assert not any(isinstance(e, CheckProgressed) and "base" in e.stage for e in again)
+    knowing, _, twice = run_to_end(projects["knowing"], "noop", SMALL.merged(backend="torch"), record=False)
+    assert not any(isinstance(e, CheckProgressed) and "base" in e.stage for e in twice)  # open facts cached
+    assert knowing.knowledge.open_facts == torch_reports["knowing", "noop"][0].knowledge.open_facts
     assert report.retention == torch_reports["plain", "noop"][0].retention
     assert list(check_home.glob("cache/check/*-torch/suite-*.npz"))
     # A different probe suite is a different cache entry.

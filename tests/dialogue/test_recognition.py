@@ -27,8 +27,10 @@ def _check_questions() -> list[str]:
     from sdft_local.check import knowledge, retention
     from sdft_local.check.probes import general_suite
 
+    from sdft_local.check.open_facts import BY_TOPIC
+
     templates = (knowledge.RECOGNITION + knowledge.FACT_PHOTO + knowledge.FACT_TEXT + knowledge.RECALL
-                 + (retention.BLEED_YES, retention.BLEED_OPEN))
+                 + (retention.BLEED_YES, retention.BLEED_OPEN) + tuple(q for qs in BY_TOPIC.values() for q in qs))
     asked = [t.format(name="Biscuit", kind="dog") for t in templates]
     suite = general_suite(150, 60, 0)
     return asked + sorted({item.question for item in suite.items})

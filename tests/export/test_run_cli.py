@@ -107,3 +107,20 @@ def _wait_for(found, proc, timeout: float = 120.0):
             return result
         time.sleep(0.05)
     raise AssertionError(f"export never reached the writing stage (exit {proc.poll()})")
+
+
+def test_every_export_carries_the_facts_card_and_ollama_has_it_as_system(tiny_model_dir, peft_dir, tmp_path):
+    from sdft_local.export.ollama import check_modelfile, modelfile_system
+    from sdft_local.facts import read_card_file
+
+    with _project(tiny_model_dir, peft_dir, "pass") as store:
+        store.add_entity("Biscuit", "dog", ["is 4 years old", "loves tennis balls"])
+        drain(export_run(store, 1, ("ollama", "peft"), tmp_path / "o", ExportOptions(verify=False, quant="f32")))
+    system = modelfile_system(tmp_path / "o" / "ollama" / "Modelfile")
+    assert system and "- Biscuit, a dog: is 4 years old; loves tennis balls." in system
+    assert len(check_modelfile(tmp_path / "o" / "ollama" / "Modelfile")) == 2  # SYSTEM hides no file
+    for fmt in ("ollama", "peft"):
+        folder = tmp_path / "o" / fmt
+        assert [c.name for c in read_card_file(folder)] == ["Biscuit"]
+        assert "## The facts card" in (folder / "README.md").read_text()
+        assert "facts_card.json" in json.loads((folder / "manifest.json").read_text())["files"]

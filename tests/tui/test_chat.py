@@ -40,3 +40,24 @@ async def test_a_missing_photo_is_refused_before_loading_anything(trained_projec
         await pilot.press("enter")
         [note] = list(app._notifications)
         assert "nope.jpg: no such file" in note.message and not app.screen.running
+
+
+def test_the_facts_card_goes_to_both_models_as_their_system_message(trained_project, monkeypatch):
+    from sdft_tui import stages
+
+    seen, real = [], stages._answer
+
+    def spy(side, student, image, messages, max_new_tokens):
+        seen.append((side, messages))
+        return real(side, student, image, messages, 4)
+
+    monkeypatch.setattr(stages, "_answer", spy)
+    image = str(trained_project.photo_path(trained_project.photos()[0].sha256))
+    answered = [r for r in stages.chat_records(trained_project, image, "Who is this?", facts_card=True)
+                if isinstance(r, ChatAnswered)]
+    assert [a.model for a in answered] == ["base", "tuned"]
+    for side, messages in seen:
+        assert messages[0]["role"] == "system" and "Biscuit" in messages[0]["content"]
+        assert messages[-1] == {"role": "user", "content": "Who is this?"}
+    list(stages.chat_records(trained_project, image, "Who is this?"))
+    assert seen[-1][1] == [{"role": "user", "content": "Who is this?"}]
