@@ -7,9 +7,14 @@ weighted recognition and fact accuracy (pooled over the entities, and Biscuit's 
 retention ratio and KL(base || tuned) on the general probes, and the gate's verdict. The methods:
 
 - `sft`: the entity turn alone, weight 1. This is plain LoRA on the answers about the entity.
-- `sdft`: caption / negative / entity turns weighted 0.2 / 0.3 / 0.5.
-- `sdft_selfaug`: `sdft` plus the SelfAug KL term, lambda 0.5.
-- `sdft_no_negative`: `sdft` without the negative turn (0.2 / 0 / 0.5).
+- `sdft`: caption / negative / entity turns weighted 0.2 / 0.3 / 0.5, as the paper has it.
+- `sdft_selfaug`: `sdft` plus the SelfAug KL term (lambda 2, the demo model's setting).
+- `sdft_recognition`: `sdft` plus the recognition dialogues (weight 0.5: "is this <name>?" asked
+  first on every training photo, its augmented views and drawn scenes, yes and no alike).
+- `default`: `sdft_recognition` plus SelfAug, what `sdft train` does on the demo model.
+- `default_no_negative`, `default_no_views`: `default` without turn 2, or without the augmented views.
+
+`--new-entity` also teaches Mango, a pet drawn by the benchmark (no demo project has it), beside Pixel.
 
 `--incremental` also teaches Biscuit alone, then Pixel starting from Biscuit's adapter (SDFT +
 SelfAug, as the demo trains), once on Pixel's dialogues only and once with half of Biscuit's
@@ -36,15 +41,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# Every method on the same dialogues and seeds; "default" is what `sdft train` and `sdft demo` do.
+SDFT, SFT = (0.2, 0.3, 0.5), (0.0, 0.0, 1.0)
 METHODS = {
-    "sft": {"turn_weights": (0.0, 0.0, 1.0), "selfaug": 0.0},
-    "sdft": {"turn_weights": (0.2, 0.3, 0.5), "selfaug": 0.0},
-    "sdft_selfaug": {"turn_weights": (0.2, 0.3, 0.5), "selfaug": 0.5},
-    "sdft_no_negative": {"turn_weights": (0.2, 0.0, 0.5), "selfaug": 0.0},
+    "sft": {"turn_weights": SFT, "selfaug": 0.0, "recognition": 0.0},
+    "sdft": {"turn_weights": SDFT, "selfaug": 0.0, "recognition": 0.0},
+    "sdft_selfaug": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.0},
+    "sdft_recognition": {"turn_weights": SDFT, "selfaug": 0.0, "recognition": 0.5},
+    "default": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.5},
+    "default_no_negative": {"turn_weights": (0.2, 0.0, 0.5), "selfaug": 2.0, "recognition": 0.5},
+    "default_no_views": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.5, "views": 0},
 }
 FOCUS = "Biscuit"  # the entity the tables single out; the other one is its hard negative
-METRICS = ("recognition", "fact_accuracy", f"{FOCUS}_recognition", f"{FOCUS}_fact_accuracy", "retention",
-           "kl_per_token", "bleed_yes_rate")
+METRICS = ("recognition", "positives", "name_recall", "fact_accuracy", f"{FOCUS}_recognition",
+           "retention", "kl_per_token", "bleed_yes_rate")
+# An entity of no demo project: drawn here, trained with the default settings beside Pixel.
+NEW_ENTITY_METRICS = ("Mango_recognition", "Mango_positives", "Mango_name_recall", "Mango_fact_accuracy",
+                      "retention", "kl_per_token")
+
+
+def new_entity():
+    from sdft_local.demo.draw import COLORS, PetLook
+    from sdft_local.demo.entities import DemoEntity
+
+    look = PetLook(species="dog", body=COLORS["white"], pattern="patch", pattern_rgb=COLORS["black"],
+                   accessory="bow", accessory_rgb=COLORS["blue"])
+    return DemoEntity("Mango", "dog", "a white dog with a black patch and a blue bow", look,
+                      ("is 6 years old.", "loves carrots.", "lives in Porto."), 36)
 
 
 def main() -> None:
@@ -57,12 +80,15 @@ def main() -> None:
     from sdft_local.store import Store
 
     started = time.perf_counter()
-    store = Store.create("learning", args.model)
+    from sdft_local.demo.run import HELDOUT_FRACTION
+
+    store = Store.create("learning", args.model, {"heldout_fraction": HELDOUT_FRACTION})
     try:
         synth_s = _prepare(store, args.backend)
         base = dict(_demo_train_flags(), backend=args.backend, **({"steps": args.steps} if args.steps else {}))
         rows = [_method_row(store, method, seed, base) for method in args.methods for seed in args.seeds]
         incremental = [_incremental(store, seed, base) for seed in args.seeds] if args.incremental else []
+        fresh = [_new_entity_row(seed, base, args.model) for seed in args.seeds] if args.new_entity else []
         result = {
             "model": args.model, "backend": args.backend, "seeds": args.seeds,
             "machine": f"{platform.machine()} {platform.system()}", "threads": args.threads,
@@ -71,6 +97,7 @@ def main() -> None:
             "runs": rows, "summary": _summary(rows, "method", METRICS),
             "incremental": incremental,
             "incremental_summary": _summary(incremental, "step", INCREMENTAL_METRICS) if incremental else {},
+            "new_entity": fresh, "new_entity_summary": _summary(fresh, "method", NEW_ENTITY_METRICS) if fresh else {},
             "base_model_probes": _pretrain_accuracy(args.model),
             "seconds": round(time.perf_counter() - started, 1),
         }
@@ -90,6 +117,7 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo's epochs)")
     p.add_argument("--incremental", action="store_true")
+    p.add_argument("--new-entity", action="store_true", help="also teach Mango, an entity drawn here, beside Pixel")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--home", type=Path, default=None, help="SDFT_HOME for the project (default: a temp dir)")
     p.add_argument("--markdown", type=Path, default=None)
@@ -102,9 +130,9 @@ def _parse() -> argparse.Namespace:
 
 def _demo_train_flags() -> dict:
     """The demo's training settings; every method sets its own turn weights and SelfAug."""
-    from sdft_local.demo.run import DemoOptions
+    from sdft_local.models.registry import recommended_training
 
-    flags = dict(DemoOptions().pipeline.train_flags)
+    flags = recommended_training("demo")
     flags.pop("selfaug", None)
     return flags
 
@@ -153,6 +181,23 @@ def _train_and_check(store, name: str, flags: dict):
     return report.report, train_s, done.adapter_path
 
 
+def _new_entity_row(seed: int, base: dict, model: str) -> dict:
+    """Mango (drawn here) and Pixel in a project of their own, trained with the default settings."""
+    from sdft_local.demo.entities import PIXEL
+    from sdft_local.demo.run import HELDOUT_FRACTION, add_demo_entities
+    from sdft_local.pipeline import PipelineOptions, run_pipeline
+    from sdft_local.store import Store
+
+    store = Store.create(f"new-entity-{seed}", model, {"heldout_fraction": HELDOUT_FRACTION})
+    try:
+        _drain(add_demo_entities(store, (new_entity(), PIXEL)))
+        _drain(run_pipeline(store, PipelineOptions(stages=("synthesize",), student_backend=base["backend"])))
+        report, train_s, _ = _train_and_check(store, f"mango-seed{seed}", {**base, **METHODS["default"], "seed": seed})
+    finally:
+        store.close()
+    return {"method": "default", "seed": seed, "train_s": round(train_s, 1), **scores(report)}
+
+
 def _method_row(store, method: str, seed: int, base: dict) -> dict:
     report, train_s, _ = _train_and_check(store, f"{method}-seed{seed}", {**base, **METHODS[method], "seed": seed})
     return {"method": method, "seed": seed, "train_s": round(train_s, 1), **scores(report)}
@@ -165,7 +210,7 @@ INCREMENTAL_METRICS = ("Biscuit_recognition", "Biscuit_fact_accuracy", "Pixel_re
 def _incremental(store, seed: int, base: dict) -> dict:
     """Biscuit alone, then Pixel on top of Biscuit's adapter, without and with half of Biscuit's
     dialogues replayed; the scores after each step."""
-    flags = {**base, **METHODS["sdft_selfaug"], "seed": seed}
+    flags = {**base, **METHODS["default"], "seed": seed}
     first, _, adapter = _train_and_check(store, f"biscuit-seed{seed}", {**flags, "entities": ("Biscuit",)})
     then = {**flags, "entities": ("Pixel",), "init_adapter": str(adapter)}
     second, _, _ = _train_and_check(store, f"then-pixel-seed{seed}", then)
@@ -180,6 +225,9 @@ def scores(report) -> dict:
     knowledge, retention = report.knowledge, report.retention
     out = {
         "recognition": _weighted(knowledge.recognition), "fact_accuracy": knowledge.fact_accuracy,
+        "positives": knowledge.recognition.positive_accuracy if knowledge.recognition else None,
+        "name_recall": knowledge.name_recall,
+        **_open_facts(knowledge.open_facts),
         "retention": retention.ratio, "kl_per_token": retention.kl_per_token,
         "bleed_yes_rate": retention.bleed.yes_rate_tuned if retention.bleed else None,
         "verdict": report.verdict,
@@ -187,7 +235,18 @@ def scores(report) -> dict:
     for entity in knowledge.entities:
         out[f"{entity.name}_recognition"] = _weighted(entity.recognition)
         out[f"{entity.name}_fact_accuracy"] = entity.fact_accuracy
+        out[f"{entity.name}_positives"] = entity.recognition.positive_accuracy if entity.recognition else None
+        out[f"{entity.name}_name_recall"] = entity.name_recall
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+OPEN_FACTS = ("open_facts_base", "open_facts_lora", "open_facts_card", "open_facts_both")
+
+
+def _open_facts(o) -> dict:
+    """Facts stated in open answers: base, LoRA alone, the facts card alone (on the base), both."""
+    values = (o.base, o.tuned, o.card, o.tuned_card) if o else (None,) * 4
+    return dict(zip(OPEN_FACTS, values))
 
 
 def _weighted(recognition) -> float | None:
@@ -200,7 +259,7 @@ def _summary(rows: list[dict], key: str, metrics) -> dict:
     out = {}
     for group in dict.fromkeys(r[key] for r in flat):
         mine = [r for r in flat if r[key] == group]
-        out[group] = {m: _mean_std([r.get(m) for r in mine]) for m in metrics}
+        out[group] = {m: _mean_std([r.get(m) for r in mine]) for m in (*metrics, *OPEN_FACTS)}
         out[group]["passed"] = sum(r["verdict"] != "fail" for r in mine)
         out[group]["runs"] = len(mine)
     return out
@@ -220,12 +279,18 @@ def markdown(result: dict, command: str) -> str:
              f"Model `{result['model']}`, backend {result['backend']}, seeds {result['seeds']}, "
              f"{result['dialogues']} dialogues, training {_settings(result['train_settings'])}. "
              f"Mean ± standard deviation over seeds; recognition and facts on held-out photos.", "",
-             "| method | recognition | facts | Biscuit recognition | Biscuit facts | retention | KL/token | "
-             "bleed yes | gate passed |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| method | recognition | positives | name recall | facts | Biscuit recognition | retention | "
+             "KL/token | bleed yes | gate passed |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for method, s in result["summary"].items():
         cells = [_cell(s[m]) for m in METRICS]
         lines.append(f"| {method} | {' | '.join(cells)} | {s['passed']}/{s['runs']} |")
+    lines += ["", "Facts in open answers (the check's judge on greedy answers to each fact, asked by name and "
+              "about a held-out photo): the base model, the LoRA alone, the facts card alone (the base model "
+              "with the facts as its system message) and both.", "",
+              "| method | base | LoRA alone | card alone | LoRA + card |", "|---|---|---|---|---|"]
+    for method, s in result["summary"].items():
+        lines.append(f"| {method} | {' | '.join(_cell(s[m]) for m in OPEN_FACTS)} |")
     if result["base_model_probes"]:
         probes = result["base_model_probes"]
         accuracy = probes["accuracy"]
@@ -241,6 +306,14 @@ def markdown(result: dict, command: str) -> str:
         for step, s in result["incremental_summary"].items():
             cells = [_cell(s[m]) for m in INCREMENTAL_METRICS]
             lines.append(f"| {step} | {' | '.join(cells)} | {s['passed']}/{s['runs']} |")
+    if result["new_entity"]:
+        lines += ["", "A new entity (Mango, a white dog with a black patch and a blue bow, drawn by the "
+                  "benchmark) taught beside Pixel with the default settings:", "",
+                  "| method | Mango recognition | Mango positives | Mango name recall | Mango facts | "
+                  "retention | KL/token | gate passed |", "|---|---|---|---|---|---|---|---|"]
+        for method, s in result["new_entity_summary"].items():
+            cells = [_cell(s[m]) for m in NEW_ENTITY_METRICS]
+            lines.append(f"| {method} | {' | '.join(cells)} | {s['passed']}/{s['runs']} |")
     lines += ["", f"Reproduce ({result['seconds'] / 60:.0f} min on {result['machine']}):", "", "```",
               command, "```", ""]
     return "\n".join(lines)
