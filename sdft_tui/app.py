@@ -107,6 +107,24 @@ class SdftApp(App):
         self.show_entities()
         self.push_screen(getattr(importlib.import_module(module), cls)())
 
+    async def action_quit(self) -> None:
+        """q / ctrl+q: quit, but ask first while a task (training, synthesis, ...) is running."""
+        from .screens.confirm import ConfirmScreen
+        from .screens.stage import StageScreen
+
+        running = [s for s in self.screen_stack if isinstance(s, StageScreen) and s.running]
+        if not running:
+            self.exit()
+            return
+        self.push_screen(ConfirmScreen("A task is still running. Quit anyway?",
+                                       "It is stopped; training keeps a checkpoint to resume from."),
+                         lambda yes: yes and self._stop_and_exit(running))
+
+    def _stop_and_exit(self, screens) -> None:
+        for screen in screens:
+            screen.action_stop()
+        self.exit()
+
     def action_help(self) -> None:
         from .screens.help import HelpScreen
 

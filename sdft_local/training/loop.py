@@ -2,8 +2,8 @@
 
 Owns the step sequence (micro-batches from `DataOrder`, one objective normalized over the whole
 step, learning rate from `schedule`), the per-photo image-feature cache, checkpoints every N steps
-and at the end, resume from the latest checkpoint, and the stop rules: a non-finite loss or
-gradient skips the update, saves the (still good) weights as the run's adapter and raises; an
+and at the end (and when the caller stops the run), resume from the latest checkpoint, and the
+stop rules: a non-finite loss or gradient skips the update, saves the (still good) weights as the run's adapter and raises; an
 out-of-memory error becomes a `TrainingError` with what to change. The caller stops the run by
 no longer iterating. It does not pick backends, read the store or build examples (see `run.py`).
 """
@@ -70,22 +70,33 @@ def run_training(student, examples: Sequence[Example], config: TrainConfig, ctx:
     """Train `student` on `examples`; yields TrainStarted, TrainProgress, CheckpointSaved, TrainFinished."""
     run = _Run(student, examples, config, ctx, pad_id)
     yield run.started()
-    for step in range(run.start, run.total):
-        totals = run.forward_backward(step)
-        if not math.isfinite(totals.objective(config.selfaug)):
-            # These weights gave a non-finite loss: go back to the last ones whose loss was finite,
-            # the weights after `step - 1` updates.
-            student.set_lora_arrays(run.good)
-            yield from run.stop(step, max(0, step - 1), f"the loss was {totals.objective(config.selfaug)}")
-        run.good = student.lora_arrays()
-        lr, norm = run.update(step)
-        if not math.isfinite(norm):
-            # The update was not applied: the weights after `step` updates, whose loss was finite.
-            yield from run.stop(step, step, f"the gradient norm was {norm} (the loss, "
-                                            f"{totals.objective(config.selfaug):.4f}, was finite)")
-        yield run.progress(step, totals, lr, norm)
-        if config.checkpoint_every and (step + 1) % config.checkpoint_every == 0 and step + 1 < run.total:
-            yield CheckpointSaved(step + 1, str(run.checkpoint(step + 1)))
+    done = run.start  # updates applied so far
+    try:
+        for step in range(run.start, run.total):
+            totals = run.forward_backward(step)
+            if not math.isfinite(totals.objective(config.selfaug)):
+                # These weights gave a non-finite loss: go back to the last ones whose loss was
+                # finite, the weights after `step - 1` updates.
+                student.set_lora_arrays(run.good)
+                done = run.start  # the failed run keeps its adapter, not a checkpoint
+                yield from run.stop(step, max(0, step - 1), f"the loss was {totals.objective(config.selfaug)}")
+            run.good = student.lora_arrays()
+            lr, norm = run.update(step)
+            if not math.isfinite(norm):
+                # The update was not applied: the weights after `step` updates, whose loss was finite.
+                done = run.start
+                yield from run.stop(step, step, f"the gradient norm was {norm} (the loss, "
+                                                f"{totals.objective(config.selfaug):.4f}, was finite)")
+            done = step + 1
+            yield run.progress(step, totals, lr, norm)
+            if config.checkpoint_every and done % config.checkpoint_every == 0 and done < run.total:
+                yield CheckpointSaved(done, str(run.checkpoint(done)))
+    except GeneratorExit:
+        # The caller stopped the run (the app's Escape): keep the steps done, so a resume goes on
+        # from here rather than from the last periodic checkpoint.
+        if done > run.start and done < run.total:
+            run.checkpoint(done)
+        raise
     yield run.finish()
 
 

@@ -1,7 +1,8 @@
-"""A yes/no question before anything is deleted."""
+"""A yes/no question before anything is deleted or a running task is abandoned."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,8 +19,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
-            yield Static(self.detail, classes="hint")
+            yield Label(Text(self.question), classes="dialog-title")
+            yield Static(Text(self.detail), classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Yes", variant="error", id="yes")
                 yield Button("No", id="no")

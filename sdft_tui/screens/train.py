@@ -107,8 +107,19 @@ class TrainScreen(StageScreen):
 
     def on_stage_finished(self, message: StageFinished) -> None:
         if message.cancelled:
-            self.query_one(StageProgress).status("Stopped; ctrl+r resumes from the last checkpoint.")
+            self.query_one(StageProgress).status(self._stopped_line())
         self.reload_runs()
+
+    def _stopped_line(self) -> str:
+        """What a stop kept: the run checkpoints the step it stopped at (none before the first)."""
+        from sdft_local.training.checkpoint import latest_checkpoint
+        from sdft_local.training.runs import list_runs
+
+        runs = [r for r in list_runs(self.app.store) if r.state != "finished"]
+        found = latest_checkpoint(runs[-1].folder(self.app.store)) if runs else None
+        if found is None:
+            return "Stopped before the first step: nothing to resume; ctrl+s starts a new run."
+        return f"Stopped at step {found.step}; ctrl+r resumes from there."
 
 
 def _metrics(p) -> str:

@@ -136,3 +136,19 @@ def test_qlora_trains_on_a_4bit_base_and_reloads_quantized(tiny_model_dir, dialo
     assert saved["base_quantization"]["language_model.model.layers.0.self_attn.q_proj"]["bits"] == 4
     model, _ = load_mlx_student(tiny_model_dir, adapter=finished.adapter_path)
     assert isinstance(model.language_model.model.layers[0].self_attn.q_proj.linear, nn.QuantizedLinear)
+
+
+def test_a_run_stopped_by_its_caller_checkpoints_the_steps_it_did(tiny_model_dir, dialogues, tmp_path):
+    from sdft_local.training import TrainConfig, TrainProgress, TrainStarted, train
+    from sdft_local.training.checkpoint import latest_checkpoint
+
+    config = TrainConfig(steps=6, batch_size=2, checkpoint_every=0, lora_dropout=0.0)
+    records = train(dialogues, config, model=tiny_model_dir, run_dir=tmp_path / "r")
+    for record in records:
+        if isinstance(record, TrainProgress) and record.step == 3:
+            break
+    records.close()  # what the app's Escape does
+    assert latest_checkpoint(tmp_path / "r").step == 3
+    again = list(train(dialogues, config, model=tiny_model_dir, run_dir=tmp_path / "r", resume=True))
+    assert [r.start_step for r in again if isinstance(r, TrainStarted)] == [3]
+    assert [r.step for r in again if isinstance(r, TrainProgress)] == [4, 5, 6]

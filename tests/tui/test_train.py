@@ -6,6 +6,7 @@ import pytest
 
 from sdft_local.training.runs import get_run, list_runs
 from sdft_tui.app import make_app
+from sdft_tui.screens.confirm import ConfirmScreen
 from sdft_tui.messages import StageFinished, StageProgressed
 from sdft_tui.screens.train import TrainScreen
 
@@ -64,6 +65,37 @@ async def test_invalid_settings_are_refused_with_the_library_message(trained_pro
     assert [r.id for r in list_runs(trained_project)] == [1]
 
 
+async def test_a_stop_checkpoints_the_step_it_stopped_at(trained_project, recorder, monkeypatch):
+    import sdft_tui.screens.train as train_screen
+    from sdft_local.training import TrainProgress, TrainStarted
+
+    # No periodic checkpoint at all: stopped mid-run, it still resumes where it stopped.
+    pressed, real = threading.Event(), train_screen.train_records
+
+    def held(store, config, resume=False):
+        for record in real(store, config, resume):
+            yield record
+            if isinstance(record, TrainProgress) and record.step == 3 and not resume:
+                pressed.wait(30)
+
+    monkeypatch.setattr(train_screen, "train_records", held)
+    app = make_app()
+    async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
+        screen = await open_train(pilot)
+        screen.query_one("#steps").value = "6"
+        screen.query_one("#checkpoint_every").value = "0"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: [p for p in records_of(recorder, TrainProgress) if p.step == 3], timeout=120)
+        await pilot.press("escape")
+        pressed.set()
+        await wait_for(pilot, lambda: recorder.of(StageFinished), timeout=60)
+        last = records_of(recorder, TrainProgress)[-1].step  # the step in flight when Escape came
+        assert last < 6 and f"Stopped at step {last}; ctrl+r resumes from there." in screen_text(app)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(recorder.of(StageFinished)) == 2, timeout=120)
+    assert records_of(recorder, TrainStarted)[1].start_step == last
+
+
 async def test_escape_stops_a_run_and_ctrl_r_resumes_it(trained_project, recorder, monkeypatch):
     import sdft_tui.screens.train as train_screen
     from sdft_local.training import CheckpointSaved, TrainProgress, TrainStarted
@@ -89,14 +121,15 @@ async def test_escape_stops_a_run_and_ctrl_r_resumes_it(trained_project, recorde
         pressed.set()
         await wait_for(pilot, lambda: recorder.of(StageFinished), timeout=60)
         assert recorder.of(StageFinished)[0].cancelled
-        assert "Stopped; ctrl+r resumes" in screen_text(app)
+        stopped = records_of(recorder, TrainProgress)[-1].step
+        assert f"Stopped at step {stopped}; ctrl+r resumes from there." in screen_text(app)
         run_id = records_of(recorder, TrainStarted)[0].run_id
         assert get_run(trained_project, run_id).state == "interrupted"
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: len(recorder.of(StageFinished)) == 2, timeout=120)
     first, resumed = records_of(recorder, TrainStarted)
-    assert resumed.run_id == run_id and resumed.start_step == 2
-    assert [p.step for p in records_of(recorder, TrainProgress)][-4:] == [3, 4, 5, 6]
+    assert resumed.run_id == run_id and resumed.start_step == stopped
+    assert [p.step for p in records_of(recorder, TrainProgress)][-(6 - stopped):] == list(range(stopped + 1, 7))
     assert get_run(trained_project, run_id).state == "finished"
 
 
@@ -123,7 +156,11 @@ async def test_quitting_mid_run_leaves_it_interrupted_and_resumable(trained_proj
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: records_of(recorder, TrainProgress), timeout=120)
         run_id = records_of(recorder, TrainStarted)[0].run_id
-        await pilot.press("ctrl+q")
+        await pilot.press("ctrl+q")  # asks first while the run goes on
+        assert isinstance(app.screen, ConfirmScreen) and "still running" in screen_text(app)
+        await pilot.press("n")
+        assert app.screen is screen and screen.running
+        await pilot.press("ctrl+q", "y")
         quit_pressed.set()
     deadline = time.monotonic() + 60  # the worker thread finishes its step, then stops
     while get_run(trained_project, run_id).state == "running" and time.monotonic() < deadline:
