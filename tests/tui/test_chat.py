@@ -7,7 +7,7 @@ from sdft_tui.messages import StageFinished, StageProgressed
 from sdft_tui.screens.chat import ChatScreen
 from sdft_tui.stages import ChatAnswered
 
-from .conftest import wait_for
+from .conftest import screen_text, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -24,11 +24,34 @@ async def test_base_and_tuned_answers_side_by_side(trained_project, recorder):
         await wait_for(pilot, lambda: recorder.of(StageFinished), timeout=120)
         base_pane = str(screen.query_one("#answer-base").content)
         tuned_pane = str(screen.query_one("#answer-tuned").content)
-    base, tuned = [m.record for m in recorder.of(StageProgressed) if isinstance(m.record, ChatAnswered)]
+        # the cursor is back on the question: the next one is asked, not typed into the path
+        assert app.focused is screen.query_one("#question")
+        assert "Tuned model (run-1)" in screen_text(app)
+        screen.query_one("#question").value = "What is this?"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(recorder.of(StageFinished)) == 2, timeout=120)
+        history = str(screen.query_one("#answer-tuned").content)
+    base, tuned = [m.record for m in recorder.of(StageProgressed) if isinstance(m.record, ChatAnswered)][:2]
     assert (base.model, base.student) == ("base", "torch:tiny-random")
     assert tuned.model == "tuned" and tuned.student.startswith("torch:") and "adapter" in tuned.student
-    assert base_pane == f"{base.answer or '(empty answer)'}\n\n{base.student}"
-    assert tuned_pane == f"{tuned.answer or '(empty answer)'}\n\n{tuned.student}"
+    assert base_pane == f"Q: Who is this?\n{base.answer or '(empty answer)'}\n{base.student}"
+    assert tuned_pane == f"Q: Who is this?\n{tuned.answer or '(empty answer)'}\n{tuned.student}"
+    assert history.startswith(tuned_pane) and "Q: What is this?" in history  # the conversation is kept
+
+
+async def test_the_photo_picker_lists_photos_by_name_held_out_first(trained_project):
+    app = make_app()
+    async with app.run_test(size=(140, 44)) as pilot:
+        await pilot.press("y")
+        screen = app.screen
+        options = screen._photo_options()
+        labels = [label for label, _ in options]
+        assert len(options) == len(trained_project.photos())
+        assert labels[0].startswith("Biscuit · held out · ") and all("/" not in l for l in labels)
+        path = options[-1][1]
+        screen.query_one("#photo-pick").value = path
+        await pilot.pause()
+        assert screen.query_one("#photo").value == path and app.focused is screen.query_one("#question")
 
 
 async def test_a_missing_photo_is_refused_before_loading_anything(trained_project, tmp_path):
