@@ -271,7 +271,10 @@ def _ingest_one(store: Store, entity: Entity, path: Path, config: IngestConfig) 
         staged.unlink(missing_ok=True)
     if stored is None:  # another process stored the same photo meanwhile
         return PhotoResult(str(path), "duplicate", "already in this entity; skipped", photo.sha256)
-    warns = photo.notes + tuple(f"looks almost identical to {n}" for n in near)
+    warns = photo.notes + tuple(f"looks almost identical to {n}" for n in near) + tuple(
+        f"this photo is also one of {name}'s: the model will be taught both names for it; remove "
+        f"it from one of them (`sdft photos remove {photo.sha256[:10]}`) unless both are in it"
+        for name in store.owners_of(photo.sha256) if name != entity.name)
     return PhotoResult(str(path), "added", "stored", photo.sha256, stored.id, warns)
 
 

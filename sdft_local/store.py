@@ -353,6 +353,11 @@ class Store:
         )
         return Photo(**next(iter(rows)))
 
+    def owners_of(self, sha: str) -> list[str]:
+        """The names of the entities that have this photo."""
+        sql = "SELECT e.name FROM photos p JOIN entities e ON e.id = p.entity_id WHERE p.sha256 = ? ORDER BY e.id"
+        return [r[0] for r in self.conn.execute(sql, [sha])]
+
     def has_photo(self, entity_id: int, sha: str) -> bool:
         sql = "SELECT 1 FROM photos WHERE entity_id = ? AND sha256 = ?"
         return self.db.execute(sql, [entity_id, sha]).fetchone() is not None

@@ -162,3 +162,15 @@ def test_endpoint_timeout_and_retries_are_flags_saved_with_the_endpoint(store):
     assert result.exit_code == 1  # the project has no entity yet
     endpoint = Store.open("proj").project.settings["synth"]["endpoint"]
     assert (endpoint["timeout_s"], endpoint["retries"]) == (5.0, 1)
+
+
+def test_a_photo_that_is_already_another_entitys_is_stored_with_a_warning(store, tmp_path):
+    from sdft_local.ingest import ingest_photos
+
+    shared = photo(tmp_path / "both.png", 3)
+    list(ingest_photos(store, store.add_entity("Biscuit", "dog"), [shared]))
+    [result] = list(ingest_photos(store, store.add_entity("Pixel", "cat"), [shared]))
+    assert result.status == "added"
+    assert any("also one of Biscuit's" in w for w in result.warnings)
+    [again] = list(ingest_photos(store, store.entity("Biscuit"), [photo(tmp_path / "solo.png", 4)]))
+    assert not any("also one of" in w for w in again.warnings)
