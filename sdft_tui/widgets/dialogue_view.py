@@ -1,4 +1,4 @@
-"""One stored dialogue, turn by turn: question, answer, loss weight and who wrote the answer."""
+"""One stored dialogue beside its photo, turn by turn: question, answer, loss weight and who wrote it."""
 
 from __future__ import annotations
 
@@ -31,9 +31,20 @@ def dialogue_text(record) -> Text:
 
 
 class DialogueView(VerticalScroll):
+    """The photo (so a caption can be judged against it) above the dialogue's turns."""
+
     def compose(self):
+        from .photo import PhotoPreview
+
+        yield PhotoPreview(id="dialogue-photo")
         yield Static("Select a dialogue.", id="dialogue-text")
 
     def show(self, record) -> None:
+        from pathlib import Path
+
+        from .photo import PhotoPreview
+
+        self.query_one(PhotoPreview).show(Path(record.image) if record else None,
+                                          f"{record.entity}, photo {record.photo_id}" if record else "")
         self.query_one("#dialogue-text", Static).update(
             dialogue_text(record) if record else Text("No dialogue selected."))

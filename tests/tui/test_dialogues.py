@@ -103,3 +103,14 @@ async def test_backend_settings_are_validated_and_saved_like_the_cli(project, tm
     assert (backend.endpoint.base_url, backend.endpoint.api_key_env) == ("http://127.0.0.1:8080/v1",
                                                                          "WRITER_KEY")
     assert backend.endpoint.send_photos is False and settings["dialogue"]["variants"] == 2
+
+
+async def test_the_review_shows_the_dialogues_photo(trained_project):
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("d", "down")
+        screen = app.screen
+        record = screen.selected
+        preview = screen.query_one("#dialogue-photo")
+        assert preview.query_one("#photo-image").image == record.image
+        assert f"{record.entity}, photo {record.photo_id}" in screen_text(app)
