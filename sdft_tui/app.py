@@ -150,7 +150,10 @@ class SdftApp(App):
         from sdft_local.errors import SdftError
 
         if isinstance(error, SdftError):
-            self.notify(error.message, title=error.title, severity="error", timeout=12, markup=False)
+            from .wording import in_app_words
+
+            self.notify(in_app_words(error.message), title=error.title, severity="error", timeout=12,
+                        markup=False)
             return
         from .screens.error import ErrorScreen
 

@@ -110,9 +110,10 @@ def _export_one(fmt: str, ws: Workspace, folder: Path, forced: bool):
     _refuse_on_hard_failure(fmt, checks)
     warnings = tuple(f"{c.artifact}: {c.name} {c.value:.4g} (wanted {c.op} {c.limit:.4g})"
                      for c in checks if not c.passed)
-    # Verified = loaded back and nothing refused (else we raised above); results outside their
-    # tight limits stay visible as warnings.
-    verified = ws.options.verify and bool(checks)
+    # Verified = loaded back, nothing refused (else we raised above) and nothing outside its tight
+    # limits: a result outside them is a warning, kept in the manifest, and the format is then
+    # usable but not verified.
+    verified = ws.options.verify and bool(checks) and not warnings
     card = _write_card(ws, folder)
     (folder / "README.md").write_text(readme_text(replace(readme, notes=tuple(notes), facts_card=card)), "utf-8")
     manifest = write_manifest(folder, _manifest(ws, fmt, checks, warnings, notes, verified, forced))

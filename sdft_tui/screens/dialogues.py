@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from ..messages import StageFinished, StageProgressed
 from ..stages import regenerate_records, synth_records
+from ..wording import in_app_words
 from ..widgets.dialogue_view import DialogueView
 from ..widgets.progress import StageProgress
 from ..widgets.tables import KeyedTable
@@ -107,7 +108,7 @@ class DialoguesScreen(StageScreen):
             progress.begin(record.photos, f"Synthesizing {record.photos} photo(s) with "
                            f"{record.student}, turn 3 by {record.backend}")
             for warning in record.warnings:
-                self.notify(warning, severity="warning", timeout=10, markup=False)
+                self.notify(in_app_words(warning), severity="warning", timeout=10, markup=False)
         elif isinstance(record, SynthProgressed):
             progress.advance(record.done, record.total, f"{record.entity}: photo {record.photo_id} "
                              f"({record.written} dialogue(s), {record.fallbacks} template fallback(s))")

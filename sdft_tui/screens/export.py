@@ -36,10 +36,13 @@ class ExportScreen(StageScreen):
                 yield StageProgress(id="progress")
                 yield DataTable(id="checks", cursor_type="row")
                 yield DataTable(id="outputs", cursor_type="row")
+                yield Static("", id="export-warnings")
         yield Footer()
 
     def _default_out(self) -> Path:
-        return Path.home() / "sdft-exports" / self.app.store.project.name
+        """The folder of the project's last export, else ~/sdft-exports/<project>."""
+        last = self.app.store.project.settings.get("export", {}).get("last_out")
+        return Path(last) if last else Path.home() / "sdft-exports" / self.app.store.project.name
 
     def on_mount(self) -> None:
         from sdft_local.errors import SdftError
@@ -68,6 +71,7 @@ class ExportScreen(StageScreen):
         self.query_one("#form-error", Static).update("")
         self.query_one("#checks", DataTable).clear()
         self.query_one("#outputs", DataTable).clear()
+        self.query_one("#export-warnings", Static).update("")
         self.query_one(StageProgress).begin(None, "Starting …")
         self.start("export", lambda store: export_records(store, None, **values))
 
@@ -89,21 +93,41 @@ class ExportScreen(StageScreen):
             progress.advance(self.done)
             result = record.result
             self.query_one("#outputs", DataTable).add_row(
-                result.format, _yes_no(result.verified), str(result.path))
+                Text(result.format), _verified(result), Text(str(result.path)))
         elif isinstance(record, export.ExportFinished):
             result = record.result
-            progress.status(f"Done: {len(result.formats)} format(s) in {result.out}, "
-                            f"{'all verified' if result.verified else 'NOT all verified'}")
-            for warning in result.warnings:
-                self.notify(warning, severity="warning", timeout=10, markup=False)
+            progress.status(f"Done: {len(result.formats)} format(s) in {result.out}, " + _summary(result))
+            self.query_one("#export-warnings", Static).update(_warnings_text(result.warnings))
+            self.app.store.update_settings(export={"last_out": str(result.out)})
 
     def on_stage_finished(self, message: StageFinished) -> None:
         if message.cancelled:
             self.query_one(StageProgress).status("Stopped; unfinished folders are not left behind.")
 
 
-def _yes_no(ok: bool) -> Text:
-    return Text("yes", style="green") if ok else Text("no", style="bold red")
+def _verified(result) -> Text:
+    if result.verified:
+        return Text("yes", style="green")
+    if result.warnings:
+        return Text(f"with {len(result.warnings)} warning(s)", style="yellow")
+    return Text("no", style="bold red")
+
+
+def _summary(result) -> str:
+    if result.verified:
+        return "all verified"
+    if result.warnings and all(f.verified or f.warnings for f in result.formats):
+        return f"usable, but {len(result.warnings)} result(s) outside their tolerance (listed below)"
+    return "NOT all verified"
+
+
+def _warnings_text(warnings) -> Text:
+    if not warnings:
+        return Text("")
+    text = Text("Warnings (kept in each format's manifest.json):\n", style="bold yellow")
+    for warning in warnings:
+        text.append(f"• {warning}\n")
+    return text
 
 
 def _check_row(c) -> tuple:

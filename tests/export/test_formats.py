@@ -32,10 +32,13 @@ def test_every_format_is_written_and_verified(exported_all):
     checks = [e.check for e in events if isinstance(e, CheckFinished)]
     hard = [c for c in checks if c.severity == "hard"]
     assert len(hard) >= 12 and all(c.passed for c in hard), [c for c in hard if not c.passed]
-    assert result.verified and all(f.verified for f in result.formats)
     failed = [c for c in checks if not c.passed]
     assert all(c.severity == "quality" for c in failed)  # quantization loss warns, never refuses
     assert len(result.warnings) == len({(c.artifact, c.name) for c in failed})
+    # a format with a warning is written and usable, but not "verified"; the rest are
+    assert all(f.verified == (not f.warnings) for f in result.formats)
+    assert result.verified == (not result.warnings)
+    assert {f.format for f in result.formats if f.verified} >= {"mlx", "peft", "merged"}
     for c in checks:
         print(f"{c.artifact}: {c.name} = {c.value:.3g} ({c.op} {c.limit:.3g}) {c.severity}")
     assert {p.name for p in out.iterdir()} == {"mlx", "peft", "merged", "gguf", "gguf-lora", "ollama",
