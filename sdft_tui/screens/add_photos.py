@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, DirectoryTree, Footer, Header, Label, Static
+from textual.widgets import Button, DataTable, DirectoryTree, Footer, Header, Input, Label, Static
 
 from ..messages import StageFinished, StageProgressed
 from ..widgets.path_input import PathInput
@@ -35,8 +35,8 @@ class AddPhotosScreen(StageScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label(Text(f"Add photos to {self.entity_name}"), classes="screen-title")
-        yield Static("A file or a folder (its images are added). Tab completes, Enter adds.",
-                     classes="hint")
+        yield Static("A file or a folder (its images are added). Tab completes, Enter adds. The tree "
+                     "follows what you type; its top line goes up a folder.", classes="hint")
         with Horizontal(id="path-row"):
             yield PathInput(placeholder="~/Pictures/biscuit/", id="path")
             yield Button("Add", variant="primary", id="add")
@@ -56,7 +56,21 @@ class AddPhotosScreen(StageScreen):
         self._pick(event.path)
 
     def on_directory_tree_directory_selected(self, event: DirectoryTree.DirectorySelected) -> None:
+        tree = self.query_one(PhotoTree)
+        if event.node is tree.root:  # the root is the way up, never "add this whole folder"
+            tree.path = Path(tree.path).resolve().parent
+            return
         self._pick(event.path)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The tree follows the typed path: it shows the folder typed (or the one holding the file)."""
+        if event.input.id != "path":
+            return
+        typed = Path(event.value.strip()).expanduser() if event.value.strip() else None
+        folder = typed if typed and typed.is_dir() else typed.parent if typed and typed.parent.is_dir() else None
+        tree = self.query_one(PhotoTree)
+        if folder is not None and folder.resolve() != Path(tree.path).resolve():
+            tree.path = folder.resolve()
 
     def _pick(self, path: Path) -> None:
         field = self.query_one("#path", PathInput)

@@ -131,3 +131,23 @@ async def test_an_unexpected_error_opens_a_modal_with_its_text(project, photo_di
         assert "RuntimeError: disk on fire" in screen_text(app)
         await pilot.press("enter")
         assert isinstance(app.screen, AddPhotosScreen)
+
+
+async def test_the_tree_follows_the_typed_path_and_its_root_goes_up(project, photo_dir, tmp_path):
+    from sdft_tui.widgets.photo_tree import PhotoTree
+
+    elsewhere = tmp_path / "elsewhere" / "cats"
+    elsewhere.mkdir(parents=True)
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_add_photos(pilot, photo_dir)
+        tree = screen.query_one(PhotoTree)
+        screen.query_one("#path").value = str(elsewhere)  # any folder, not only under home
+        await pilot.pause()
+        assert tree.path.resolve() == elsewhere.resolve()
+        tree.focus()
+        tree.move_cursor(tree.root)
+        await pilot.press("enter")  # Enter on the root: up one folder, nothing submitted
+        await pilot.pause()
+        assert tree.path.resolve() == elsewhere.parent.resolve()
+        assert screen.query_one("#path").value == str(elsewhere) and not screen.running
