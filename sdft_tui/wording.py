@@ -18,6 +18,7 @@ _REWRITES = (
     (r"use --backend llama-cpp --synth-model MODEL\.gguf", "press b and pick llama-cpp with a GGUF model"),
     (r"allow photos with --send-photos", "allow photos in the backend settings (b)"),
     (r"`?sdft train --resume`?", "ctrl+r on the train screen"),
+    (r"train one with `sdft train`", "press t to train one"),
     (r"`?sdft synth`?", "s on the dialogues screen"),
 )
 

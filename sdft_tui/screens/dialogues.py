@@ -24,10 +24,10 @@ from .stage import StageScreen
 class DialoguesScreen(StageScreen):
     BINDINGS = [
         Binding("s", "synthesize", "Synthesize"),
-        Binding("g", "synthesize(True)", "Rewrite all"),
-        Binding("e", "edit", "Edit turn"),
-        Binding("x", "toggle_reject", "Reject/restore"),
-        Binding("r", "regenerate", "Regenerate one"),
+        Binding("g", "synthesize(True)", "Redo all"),
+        Binding("e", "edit", "Edit"),
+        Binding("x", "toggle_reject", "Reject"),
+        Binding("r", "regenerate", "Redo one"),
         Binding("b", "settings", "Backend"),
         Binding("escape", "back", "Stop / back"),
     ]
@@ -40,7 +40,7 @@ class DialoguesScreen(StageScreen):
         with Horizontal():
             yield KeyedTable("id", "entity", "photo", "v", "status", "turn 3 by", id="dialogues")
             yield DialogueView(id="dialogue")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.reload()

@@ -18,26 +18,27 @@ POLL_SECONDS = 2.0
 
 class EntitiesScreen(SdftScreen):
     BINDINGS = [
-        Binding("a", "add_entity", "Add entity"),
-        Binding("p", "add_photos", "Add photos"),
-        Binding("delete,x", "remove_entity", "Remove"),
+        # Short names, and Remove / Projects only in the help: at 80 columns every stage still shows.
+        Binding("a", "add_entity", "Add"),
+        Binding("p", "add_photos", "Photos"),
+        Binding("delete,x", "remove_entity", "Remove", show=False),
         Binding("d", "app.stage('dialogues')", "Dialogues"),
         Binding("t", "app.stage('train')", "Train"),
         Binding("c", "app.stage('check')", "Check"),
         Binding("e", "app.stage('export')", "Export"),
         Binding("y", "app.stage('chat')", "Try it"),
-        Binding("escape", "app.show_projects", "Projects"),
+        Binding("escape", "app.show_projects", "Projects", show=False),
     ]
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Label("", id="project-title", classes="screen-title")
-        yield Static("Enter opens an entity · a adds one · p adds photos to it · then d dialogues, "
-                     "t train, c check, e export, y try it", classes="hint")
+        yield Static("Enter opens an entity · a adds one · p adds photos to it · x removes it · then d "
+                     "dialogues, t train, c check, e export, y try it · Escape: projects", classes="hint")
         yield KeyedTable("entity", "kind", "facts", "train photos", "held out", id="entities")
         yield Static("No entities yet. Press a to add the first thing to teach the model "
                      "(a pet, a person, a mug).", id="empty", classes="empty")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.reload()

@@ -11,12 +11,13 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from ..messages import StageFinished, StageProgressed
 from ..stages import export_records
 from ..widgets.export_form import ExportForm
+from ..wording import in_app_words
 from ..widgets.progress import StageProgress
 from .stage import StageScreen
 
@@ -29,7 +30,7 @@ class ExportScreen(StageScreen):
         yield Label("Export", classes="screen-title")
         yield Static("", id="run-info", classes="hint")
         with Horizontal():
-            with Vertical(id="export-left"):
+            with VerticalScroll(id="export-left"):  # every checkbox reachable at 80x24
                 yield ExportForm(self._default_out(), id="export-form")
                 yield Static("", id="form-error", classes="form-error")
             with Vertical(id="export-right"):
@@ -53,7 +54,7 @@ class ExportScreen(StageScreen):
         try:
             run = find_run(self.app.store, None)
         except SdftError as err:  # no trained run yet: the export would fail the same way
-            self.query_one("#run-info", Static).update(Text(err.message))
+            self.query_one("#run-info", Static).update(Text(in_app_words(err.message)))
             return
         verdict = latest_verdict(self.app.store, run.id)
         self.query_one("#run-info", Static).update(Text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.validation import Number
 from textual.widgets import Button, Input, Label, Static
 
@@ -21,17 +21,17 @@ class NewProjectScreen(SdftModal[str | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel"), Binding("ctrl+s", "create", "Create")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with VerticalScroll(classes="dialog"):  # scrolls on a small terminal: the buttons stay reachable
             yield Label("New project", classes="dialog-title")
             yield Label("Name")
-            yield Input(placeholder="name, e.g. pets", id="name")
+            yield Input(placeholder="name, e.g. pets", id="name", compact=True)
             yield Label("Base model")
             yield PathInput(DEFAULT_MODEL, words=BUILTIN_MODELS, id="base-model",
-                            placeholder="model id or local folder")
+                            placeholder="model id or local folder", compact=True)
             yield Static(", ".join(BUILTIN_MODELS) + ", or a folder", classes="hint")
             yield Label("Held-out share (photos kept for the check, 0–0.5)")
             yield Input("0.3", id="heldout", validators=[Number(minimum=0.0, maximum=0.5)],
-                        placeholder="0.3")
+                        placeholder="0.3", compact=True)
             yield Static("", id="form-error", classes="form-error")
             with Horizontal(classes="buttons"):
                 yield Button("Create", variant="primary", id="create")
