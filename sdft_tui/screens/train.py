@@ -48,7 +48,8 @@ class TrainScreen(StageScreen):
     def on_mount(self) -> None:
         from sdft_local.training import resolve_config
 
-        self.query_one(TrainForm).fill(resolve_config(self.app.store.project.settings, self.app.store.project.base_model))
+        store = self.app.store
+        self.query_one(TrainForm).fill(resolve_config(store.project.settings, store.project.base_model))
         self.reload_runs()
 
     def reload_runs(self) -> None:
@@ -60,6 +61,24 @@ class TrainScreen(StageScreen):
             rows.append((str(run.id), (run.id, run.name, run.shown_state, run.metrics.get("steps", ""),
                                        "" if loss is None else f"{loss:.4f}")))
         self.query_one(KeyedTable).show_rows(rows)
+
+    def on_data_table_row_highlighted(self, event) -> None:
+        self._show_picked_run()
+
+    def on_descendant_focus(self, event) -> None:
+        if event.widget is self.query_one(KeyedTable):
+            self._show_picked_run()
+
+    def _show_picked_run(self) -> None:
+        """The past run under the cursor: its loss curve. Only while the user looks through the
+        runs (a reload moves the cursor too), and never over a run that draws its own."""
+        from sdft_local.training.runs import get_run
+
+        table = self.query_one(KeyedTable)
+        if self.running or not table.has_focus or table.selected_key is None:
+            return
+        run = get_run(self.app.store, int(table.selected_key))
+        self.query_one(LossChart).show_run(run.metrics.get("history", []))
 
     def action_train(self) -> None:
         from sdft_local.errors import SdftError

@@ -166,3 +166,31 @@ async def test_quitting_mid_run_leaves_it_interrupted_and_resumable(trained_proj
     while get_run(trained_project, run_id).state == "running" and time.monotonic() < deadline:
         time.sleep(0.1)
     assert get_run(trained_project, run_id).state == "interrupted"
+
+
+def test_loss_curves_are_smoothed_and_labelled_with_their_range():
+    from sdft_tui.widgets.loss_chart import smooth, value_line
+
+    noisy = [8.0, 2.0] * 30
+    smoothed = smooth(noisy)
+    assert smoothed[0] == 8.0 and max(smoothed[30:]) - min(smoothed[30:]) < 1.0  # the see-saw flattens
+    assert smooth([1.0, 2.0], alpha=1.0) == [1.0, 2.0]
+    assert value_line("total", noisy) == f"   total {smoothed[-1]:7.4f}  [2.00 – 8.00]"
+    assert value_line("caption", []) == " caption  –"
+
+
+async def test_picking_a_past_run_shows_its_loss_curve(trained_project):
+    from sdft_local.training.runs import get_run
+    from sdft_tui.widgets.loss_chart import LossChart, smooth
+
+    app = make_app()
+    async with app.run_test(size=(140, 44)) as pilot:
+        screen = await open_train(pilot)
+        table = screen.query_one("#runs")
+        screen.query_one("#loss").clear()
+        table.focus()  # the user looks through the runs
+        await pilot.pause()
+        history = get_run(trained_project, 1).metrics["history"]
+        chart = screen.query_one(LossChart)
+        assert history and chart.query_one("#loss-total").data == smooth(history)
+        assert f"[{min(history):.2f} – {max(history):.2f}]" in " ".join(screen_text(app).split())
