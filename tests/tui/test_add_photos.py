@@ -151,3 +151,16 @@ async def test_the_tree_follows_the_typed_path_and_its_root_goes_up(project, pho
         await pilot.pause()
         assert tree.path.resolve() == elsewhere.parent.resolve()
         assert screen.query_one("#path").value == str(elsewhere) and not screen.running
+
+
+async def test_a_photo_of_another_entity_is_added_with_a_visible_warning(project, photo_dir, recorder):
+    project.add_entity("Max", "cat")
+    shared = sorted(photo_dir.glob("biscuit_*.png"))[0]  # already one of Biscuit's
+    app = make_app()
+    async with app.run_test(size=(120, 36), message_hook=recorder) as pilot:
+        pilot.app.push_screen(AddPhotosScreen("Max", start=photo_dir))
+        await pilot.pause()
+        app.screen.query_one("#path").value = str(shared)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: recorder.of(StageFinished))
+        assert "also one of Biscuit's" in " ".join(screen_text(app).split())

@@ -75,3 +75,30 @@ def test_sdft_opens_the_app_adds_an_entity_and_quits(sdft_home):
     with Store.open("pets") as store:
         rex = store.entity("Rex")
     assert (rex.kind, rex.facts) == ("cat", ("sleeps in the sink",))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_the_idle_app_uses_almost_no_cpu(sdft_home):
+    env = {"SDFT_HOME": str(sdft_home), "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
+           "TERM": "xterm-256color"}
+    python = [sys.executable, "-m", "sdft_local.cli"]
+    subprocess.run([*python, "init", "idle"], env={**os.environ, **env}, check=True, capture_output=True)
+    term = Terminal(shlex.join(python), env)
+    try:
+        term.wait_for("idle — base model demo")
+        found = subprocess.run(["pgrep", "-f", "-n", "sdft_local.cli$"], capture_output=True, text=True)
+        pid = int(found.stdout.split()[0])
+        time.sleep(1.0)
+        before = _cpu_seconds(pid)
+        time.sleep(5.0)
+        used = _cpu_seconds(pid) - before
+        assert used < 0.25, f"the idle app used {used:.2f} s of CPU in 5 s"
+        term.keys("q")
+        term.wait_for("EXITED=0")
+    finally:
+        term.close()
