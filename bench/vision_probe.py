@@ -83,7 +83,7 @@ def main() -> None:
         test += [(img, pet.name) for img in photos[:held]]
         train += [(img, pet.name) for img in photos[held:]]
     with tempfile.TemporaryDirectory() as tmp:
-        train += [(Image.open(path).convert("RGB"), "scene") for path, _ in draw_scenes(Path(tmp), 24)]
+        train += [(Image.open(path).convert("RGB"), "scene") for path in draw_scenes(Path(tmp), 24)]
     test += [(img, "scene") for img in general_suite(150, 0).photos(24)]
     x_train, y_train = features(student, [i for i, _ in train]), [y for _, y in train]
     x_test, y_test = features(student, [i for i, _ in test]), [y for _, y in test]

@@ -54,7 +54,6 @@ class LabeledImage:
 
     image: str
     entity: str | None
-    caption: str = ""  # what an unrelated scene shows, when known
 
 
 def recognition_dialogues(images: Sequence[LabeledImage], names: Iterable[str], *, weight: float,

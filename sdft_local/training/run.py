@@ -1,9 +1,10 @@
 """Entry points: `train` and `evaluate`, over a project store or over dialogues given directly.
 
 Owns choosing the backend (auto = MLX on Apple Silicon, torch elsewhere), building the student
-and the examples, and — with a store — the run's row and folder (`<project>/runs/<id>/`, the
-resolved config saved as `config.json`), resuming the newest unfinished run, and picking the
-current adapter for evaluation. The step-by-step work is in `loop.py`.
+and the examples (a store's dialogues plus its recognition set, see `scenes.py`), and — with a
+store — the run's row and folder (`<project>/runs/<id>/`, the resolved config saved as
+`config.json`), resuming the newest unfinished run, and picking the current adapter for
+evaluation. The step-by-step work is in `loop.py`.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def _train_store(store, config: TrainConfig | None, resume, name):
 
     if resume is not False:
         run = resumable_run(store, None if resume is True else int(resume))
-        config = TrainConfig.from_dict(run.config)
+        # A run saved before recognition dialogues existed resumes on the data it started with.
+        config = TrainConfig.from_dict({"recognition": 0.0, **run.config})
     else:
         from .config import resolve_config
 
@@ -163,6 +165,7 @@ def select_dialogues(dialogues: Sequence[Dialogue], config: TrainConfig) -> list
 
 
 def _recognition(store, config: TrainConfig) -> list[Dialogue]:
+    """The recognition dialogues a store run adds to the stored ones (none when weighted 0)."""
     if config.recognition <= 0:
         return []
     from .scenes import recognition_set

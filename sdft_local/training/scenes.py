@@ -1,10 +1,11 @@
 """The recognition set of a project: its training photos, drawn unrelated scenes, their dialogues.
 
 Owns `draw_scenes` (unrelated scenes from the procedural world, written once into the project's
-`scenes/` folder under a content hash, drawn from a seed space of their own so they are never the
-check's probe photos) and `recognition_set`, which labels every training photo with its entity
-and every scene with none and hands them to `dialogue.recognition`. Held-out photos are never
-used: they are the check's. It does not train (see `run.py`).
+`recognition/` folder under a content hash, drawn from a seed space of their own so they are
+never the check's probe photos), `augmented_views` of the training photos, and `recognition_set`,
+which labels every training photo and view with its entity and every scene with none and hands
+them to `dialogue.recognition`. Held-out photos are never used: they are the check's. It does
+not train (see `run.py`).
 """
 
 from __future__ import annotations
@@ -22,19 +23,18 @@ SCENES_DIR = "recognition"
 SCENE_LAYOUTS = ("objects", "object", "count", "shape", "position", "word")
 
 
-def draw_scenes(root: Path, count: int, seed: int = 0) -> list[tuple[Path, str]]:
-    """`count` unrelated scenes as PNG files in `root/recognition/`, each with its caption (kept;
-    the same seed draws the same scenes, so a rerun or a resumed run trains on identical pixels)."""
-    from ..demo.world import caption, make_scene, render_scene
+def draw_scenes(root: Path, count: int, seed: int = 0) -> list[Path]:
+    """`count` unrelated scenes as PNG files in `root/recognition/` (kept; the same seed draws the
+    same scenes, so a rerun or a resumed run trains on identical pixels)."""
+    from ..demo.world import make_scene, render_scene
 
     folder = Path(root) / SCENES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    out = []
+    paths = []
     for i in range(count):
         rng = random.Random(f"sdft-training-scene:{seed}:{i}")
-        scene = make_scene(SCENE_LAYOUTS[i % len(SCENE_LAYOUTS)], rng)
-        out.append((_write_once(folder, render_scene(scene)), caption(scene)))
-    return out
+        paths.append(_write_once(folder, render_scene(make_scene(SCENE_LAYOUTS[i % len(SCENE_LAYOUTS)], rng))))
+    return paths
 
 
 def _write_once(folder: Path, image) -> Path:
@@ -92,5 +92,5 @@ def recognition_set(store, *, weight: float, scenes: int, views: int = 0, seed: 
             path = store.photo_path(photo.sha256)
             images += [LabeledImage(str(p), entity.name)
                        for p in [path, *augmented_views(store.root, path, views, seed)]]
-    images += [LabeledImage(str(p), None, text) for p, text in draw_scenes(store.root, scenes, seed)]
+    images += [LabeledImage(str(p), None) for p in draw_scenes(store.root, scenes, seed)]
     return recognition_dialogues(images, [e.name for e in chosen], weight=weight, seed=seed)
