@@ -98,8 +98,8 @@ def open_fact_plans(store, distractors: tuple[str, ...]) -> tuple[OpenFactPlan, 
 def plans_key(store, plans) -> list:
     """What the base model's open answers depend on, for its cache."""
     entities = {e.name: e for e in store.entities()}
-    return [[p.name, list(entities[p.name].facts), [x.sha256 for x in store.photos(entities[p.name].id, "heldout")]]
-            for p in plans]
+    return [[p.name, list(entities[p.name].facts),
+             [x.sha256 for x in store.photos(entities[p.name].id, "heldout")]] for p in plans]
 
 
 def with_system(plan: OpenFactPlan, system: str | None) -> tuple[Prompt, ...]:

@@ -135,7 +135,8 @@ def _base_side(model_dir, backend, suite, names, bleed_photos, config, facts: _F
     suite_key = cache_key("suite", suite.version, config.answer_tokens, config.kl_top_k)
     bleed_key = cache_key("bleed", suite.version, names, config.bleed_photos, config.recall_tokens)
     facts_key = cache_key("open-facts", facts.key, config.recall_tokens)
-    base_suite, bleed, base_facts = cache.load_suite(suite_key), cache.load_json(bleed_key), cache.load_json(facts_key)
+    base_suite, bleed = cache.load_suite(suite_key), cache.load_json(bleed_key)
+    base_facts = cache.load_json(facts_key)
     if base_suite is not None and (bleed is not None or not names) and base_facts is not None:
         return base_suite, _bleed_side(bleed), base_facts
     student = yield from _loaded(model_dir, backend, None, "loading base model")

@@ -3,9 +3,10 @@
 Owns the step sequence (micro-batches from `DataOrder`, one objective normalized over the whole
 step, learning rate from `schedule`), the per-photo image-feature cache, checkpoints every N steps
 and at the end (and when the caller stops the run), resume from the latest checkpoint, and the
-stop rules: a non-finite loss or gradient skips the update, saves the (still good) weights as the run's adapter and raises; an
-out-of-memory error becomes a `TrainingError` with what to change. The caller stops the run by
-no longer iterating. It does not pick backends, read the store or build examples (see `run.py`).
+stop rules: a non-finite loss or gradient skips the update, saves the (still good) weights as
+the run's adapter and raises; an out-of-memory error becomes a `TrainingError` with what to
+change. The caller stops the run by no longer iterating. It does not pick backends, read the
+store or build examples (see `run.py`).
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ class AddPhotosScreen(StageScreen):
         if event.input.id != "path":
             return
         typed = Path(event.value.strip()).expanduser() if event.value.strip() else None
-        folder = typed if typed and typed.is_dir() else typed.parent if typed and typed.parent.is_dir() else None
+        folder = typed if typed and typed.is_dir() else (
+            typed.parent if typed and typed.parent.is_dir() else None)
         tree = self.query_one(PhotoTree)
         if folder is not None and folder.resolve() != Path(tree.path).resolve():
             tree.path = folder.resolve()

@@ -55,8 +55,8 @@ class ChatScreen(StageScreen):
         names = {e.id: e.name for e in store.entities()}
         photos = sorted(store.photos(), key=lambda p: (p.split != "heldout", names[p.entity_id], p.id))
         split = {"heldout": "held out", "train": "trained on"}
-        return [(f"{names[p.entity_id]} · {split[p.split]} · {p.source_name}", str(store.photo_path(p.sha256)))
-                for p in photos]
+        return [(f"{names[p.entity_id]} · {split[p.split]} · {p.source_name}",
+                 str(store.photo_path(p.sha256))) for p in photos]
 
     def _tuned_title(self) -> str:
         from sdft_local.training.runs import current_adapter
