@@ -299,24 +299,26 @@ def markdown(result: dict, command: str) -> str:
                   "| " + " | ".join(accuracy) + " |", "|" + "---|" * len(accuracy),
                   "| " + " | ".join(f"{v:.2f}" for v in accuracy.values()) + " |"]
     if result["incremental"]:
-        lines += ["", "Incremental (SDFT + SelfAug): Biscuit first, then Pixel starting from Biscuit's adapter, "
-                  "on Pixel's dialogues only or with half of Biscuit's replayed.", "",
-                  "| step | Biscuit recognition | Biscuit facts | Pixel recognition | Pixel facts | retention | "
-                  "KL/token | gate passed |", "|---|---|---|---|---|---|---|---|"]
-        for step, s in result["incremental_summary"].items():
-            cells = [_cell(s[m]) for m in INCREMENTAL_METRICS]
-            lines.append(f"| {step} | {' | '.join(cells)} | {s['passed']}/{s['runs']} |")
+        lines += _table("Incremental (SDFT + SelfAug): Biscuit first, then Pixel starting from Biscuit's "
+                        "adapter, on Pixel's dialogues only or with half of Biscuit's replayed.",
+                        ("step", "Biscuit recognition", "Biscuit facts", "Pixel recognition", "Pixel facts",
+                         "retention", "KL/token"), result["incremental_summary"], INCREMENTAL_METRICS)
     if result["new_entity"]:
-        lines += ["", "A new entity (Mango, a white dog with a black patch and a blue bow, drawn by the "
-                  "benchmark) taught beside Pixel with the default settings:", "",
-                  "| method | Mango recognition | Mango positives | Mango name recall | Mango facts | "
-                  "retention | KL/token | gate passed |", "|---|---|---|---|---|---|---|---|"]
-        for method, s in result["new_entity_summary"].items():
-            cells = [_cell(s[m]) for m in NEW_ENTITY_METRICS]
-            lines.append(f"| {method} | {' | '.join(cells)} | {s['passed']}/{s['runs']} |")
+        lines += _table("A new entity (Mango, a white dog with a black patch and a blue bow, drawn by the "
+                        "benchmark) taught beside Pixel with the default settings:",
+                        ("method", "Mango recognition", "Mango positives", "Mango name recall", "Mango facts",
+                         "retention", "KL/token"), result["new_entity_summary"], NEW_ENTITY_METRICS)
     lines += ["", f"Reproduce ({result['seconds'] / 60:.0f} min on {result['machine']}):", "", "```",
               command, "```", ""]
     return "\n".join(lines)
+
+
+def _table(title: str, header: tuple[str, ...], summary: dict, metrics) -> list[str]:
+    """A markdown table of `summary` (mean ± sd per metric), one row per group, with gate passes."""
+    lines = ["", title, "", "| " + " | ".join(header) + " | gate passed |", "|---" * (len(header) + 1) + "|"]
+    for group, s in summary.items():
+        lines.append(f"| {group} | {' | '.join(_cell(s[m]) for m in metrics)} | {s['passed']}/{s['runs']} |")
+    return lines
 
 
 def _cell(stat: dict | None) -> str:

@@ -104,14 +104,23 @@ def resolve_model(id_or_path: str | Path, *, offline: bool | None = None,
         return _tiny_model()
     if name == DEMO_ID:
         return _demo_model()
-    path = Path(name).expanduser()
-    if path.exists() or not _HUB_ID.match(name):
-        if not path.is_dir():
-            raise ModelError(f"{name}: no such model folder; pass a folder with config.json and "
-                             f"*.safetensors, a hub id like {TORCH_2B_ID}, or one of: "
-                             f"{', '.join(_BUILTINS)}")
-        return validate_model_dir(path.resolve())
+    folder = _local_folder(name)
+    if folder is not None:
+        return folder
     return validate_model_dir(_download(name, offline=_is_offline(offline), progress=progress))
+
+
+def _local_folder(name: str) -> Path | None:
+    """The validated folder `name` names, or None when it is a hub id (ModelError for a missing
+    or unusable folder)."""
+    path = Path(name).expanduser()
+    if not (path.exists() or not _HUB_ID.match(name)):
+        return None
+    if not path.is_dir():
+        raise ModelError(f"{name}: no such model folder; pass a folder with config.json and "
+                         f"*.safetensors, a hub id like {TORCH_2B_ID}, or one of: "
+                         f"{', '.join(_BUILTINS)}")
+    return validate_model_dir(path.resolve())
 
 
 def check_base_model(id_or_path: str) -> str | None:
@@ -120,17 +129,11 @@ def check_base_model(id_or_path: str) -> str | None:
     for a hub id that is not on this machine yet (it downloads on first use), else None.
     Nothing is built or downloaded."""
     name = str(id_or_path)
-    if name in _BUILTINS:
-        return None if name not in (TORCH_2B_ID, MLX_2B_ID) else _not_cached_note(name)
-    path = Path(name).expanduser()
-    if path.exists() or not _HUB_ID.match(name):
-        if not path.is_dir():
-            raise ModelError(f"{name}: no such model folder; pass a folder with config.json and "
-                             f"*.safetensors, a hub id like {TORCH_2B_ID}, or one of: "
-                             f"{', '.join(_BUILTINS)}")
-        validate_model_dir(path.resolve())
+    if name in (TINY_ID, DEMO_ID):
         return None
-    return _not_cached_note(name)
+    if name in _BUILTINS or _local_folder(name) is None:
+        return _not_cached_note(name)
+    return None
 
 
 def _not_cached_note(model_id: str) -> str | None:
