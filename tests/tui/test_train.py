@@ -65,20 +65,28 @@ async def test_invalid_settings_are_refused_with_the_library_message(trained_pro
     assert [r.id for r in list_runs(trained_project)] == [1]
 
 
-async def test_a_stop_checkpoints_the_step_it_stopped_at(trained_project, recorder, monkeypatch):
+def hold_after(monkeypatch, when) -> threading.Event:
+    """Make the first run (not a resume) wait after the record `when` picks until the returned
+    event is set, so that a key pressed meanwhile lands mid-run."""
     import sdft_tui.screens.train as train_screen
-    from sdft_local.training import TrainProgress, TrainStarted
 
-    # No periodic checkpoint at all: stopped mid-run, it still resumes where it stopped.
     pressed, real = threading.Event(), train_screen.train_records
 
     def held(store, config, resume=False):
         for record in real(store, config, resume):
             yield record
-            if isinstance(record, TrainProgress) and record.step == 3 and not resume:
+            if when(record) and not resume:
                 pressed.wait(30)
 
     monkeypatch.setattr(train_screen, "train_records", held)
+    return pressed
+
+
+async def test_a_stop_checkpoints_the_step_it_stopped_at(trained_project, recorder, monkeypatch):
+    from sdft_local.training import TrainProgress, TrainStarted
+
+    # No periodic checkpoint at all: stopped mid-run, it still resumes where it stopped.
+    pressed = hold_after(monkeypatch, lambda r: isinstance(r, TrainProgress) and r.step == 3)
     app = make_app()
     async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
         screen = await open_train(pilot)
@@ -97,19 +105,10 @@ async def test_a_stop_checkpoints_the_step_it_stopped_at(trained_project, record
 
 
 async def test_escape_stops_a_run_and_ctrl_r_resumes_it(trained_project, recorder, monkeypatch):
-    import sdft_tui.screens.train as train_screen
     from sdft_local.training import CheckpointSaved, TrainProgress, TrainStarted
 
     # Hold the run after its first checkpoint until Escape was pressed: the stop lands mid-run.
-    pressed, real = threading.Event(), train_screen.train_records
-
-    def held(store, config, resume=False):
-        for record in real(store, config, resume):
-            yield record
-            if isinstance(record, CheckpointSaved) and not resume:
-                pressed.wait(30)
-
-    monkeypatch.setattr(train_screen, "train_records", held)
+    pressed = hold_after(monkeypatch, lambda r: isinstance(r, CheckpointSaved))
     app = make_app()
     async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
         screen = await open_train(pilot)
@@ -137,18 +136,9 @@ async def test_quitting_mid_run_leaves_it_interrupted_and_resumable(trained_proj
                                                                    monkeypatch):
     import time
 
-    import sdft_tui.screens.train as train_screen
     from sdft_local.training import TrainProgress, TrainStarted
 
-    quit_pressed, real = threading.Event(), train_screen.train_records
-
-    def held(store, config, resume=False):
-        for record in real(store, config, resume):
-            yield record
-            if isinstance(record, TrainProgress):
-                quit_pressed.wait(30)
-
-    monkeypatch.setattr(train_screen, "train_records", held)
+    quit_pressed = hold_after(monkeypatch, lambda r: isinstance(r, TrainProgress))
     app = make_app()
     async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
         screen = await open_train(pilot)
