@@ -66,7 +66,7 @@ def _build(tmp: Path, spec) -> tuple[Path, Path]:
 
 
 def _run(model_dir: Path, adapter_dir: Path, out: Path, args) -> dict:
-    from sdft_local.export import (CheckFinished, ExportOptions, ExportSource, FormatExported,
+    from sdft_local.export import (VerificationFinished, ExportOptions, ExportSource, FormatExported,
                                    StepStarted, export_formats)
 
     source = ExportSource(model_dir, adapter_dir, base_ref=str(model_dir))
@@ -80,7 +80,7 @@ def _run(model_dir: Path, adapter_dir: Path, out: Path, args) -> dict:
         if isinstance(event, StepStarted):
             steps.append({"format": event.format, "step": event.step})
             last = now
-        elif isinstance(event, CheckFinished):
+        elif isinstance(event, VerificationFinished):
             c = event.check
             checks.append({"artifact": c.artifact, "check": c.name, "value": c.value,
                            "limit": c.limit, "passed": c.passed, "severity": c.severity})

@@ -56,7 +56,7 @@ def export_cmd(env: Env, run, formats, out, quant, mmproj_type, ollama_adapter, 
 
 def _render(events):
     """Show progress on stderr while the export runs; return its ExportResult."""
-    from ..export import CheckFinished, ExportFinished, ExportStarted, FormatExported, StepStarted
+    from ..export import VerificationFinished, ExportFinished, ExportStarted, FormatExported, StepStarted
 
     err = console()
     result = None
@@ -66,7 +66,7 @@ def _render(events):
                 err.print(f"Exporting {esc(', '.join(event.formats))} to {esc(event.out)}", highlight=False)
             elif isinstance(event, StepStarted):
                 status.update(f"{event.format}: {event.step}")
-            elif isinstance(event, CheckFinished):
+            elif isinstance(event, VerificationFinished):
                 err.print(_check_line(event.check), highlight=False, soft_wrap=True)
             elif isinstance(event, FormatExported):
                 err.print(f"[bold]{esc(event.result.format)}[/] written to {esc(event.result.path)}",

@@ -10,7 +10,7 @@ Entry points: `export_run` (a project's run, through the store) and the store-fr
 inside functions.
 """
 
-from .events import (FORMATS, CheckFinished, ExportFinished, ExportOptions, ExportResult,
+from .events import (FORMATS, VerificationFinished, ExportFinished, ExportOptions, ExportResult,
                      ExportStarted, FormatExported, FormatResult, StepStarted, drain, parse_formats)
 from .formats import (export_formats, export_gguf, export_gguf_lora, export_merged,
                       export_mlx_adapter, export_ollama, export_peft_adapter)
@@ -18,7 +18,7 @@ from .run import export_run
 from .workspace import ExportSource
 
 __all__ = [
-    "FORMATS", "CheckFinished", "ExportFinished", "ExportOptions", "ExportResult", "ExportSource",
+    "FORMATS", "VerificationFinished", "ExportFinished", "ExportOptions", "ExportResult", "ExportSource",
     "ExportStarted", "FormatExported", "FormatResult", "StepStarted", "drain", "export_formats",
     "export_gguf", "export_gguf_lora", "export_merged", "export_mlx_adapter", "export_ollama",
     "export_peft_adapter", "export_run", "parse_formats",

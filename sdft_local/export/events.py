@@ -1,7 +1,7 @@
 """The typed records an export yields, and its options and result.
 
 Owns `ExportOptions` (validated in `__post_init__`), the progress records (`ExportStarted`,
-`StepStarted`, `CheckFinished`, `FormatExported`, `ExportFinished`), `FormatResult` and
+`StepStarted`, `VerificationFinished`, `FormatExported`, `ExportFinished`), `FormatResult` and
 `ExportResult`, plus `drain`, which runs an export to its end for callers that need no progress.
 Records only: nothing here does work.
 """
@@ -101,7 +101,7 @@ class StepStarted:
 
 
 @dataclass(frozen=True)
-class CheckFinished:
+class VerificationFinished:
     format: str
     check: CheckResult
 

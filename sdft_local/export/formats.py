@@ -22,7 +22,7 @@ from ..facts import system_prompt, write_card_file
 from .adapters import ADAPTER_CONFIG, MLX_WEIGHTS, PEFT_WEIGHTS, write_mlx, write_peft
 from .checks import (consumer_available, gguf_float_checks, gguf_quant_checks, readback_checks,
                      runtime_checks)
-from .events import (NEEDS_ADAPTER, CheckFinished, ExportFinished, ExportOptions, ExportResult,
+from .events import (NEEDS_ADAPTER, VerificationFinished, ExportFinished, ExportOptions, ExportResult,
                      ExportStarted, FormatExported, FormatResult, StepStarted, parse_formats)
 from .manifest import MANIFEST, write_manifest
 from .merge import write_merged_folder
@@ -106,7 +106,7 @@ def _export_one(fmt: str, ws: Workspace, folder: Path, forced: bool):
     folder.mkdir(parents=True, exist_ok=True)
     artifacts, checks, notes, readme = yield from WRITERS[fmt](ws, folder)
     for c in checks:
-        yield CheckFinished(fmt, c)
+        yield VerificationFinished(fmt, c)
     _refuse_on_hard_failure(fmt, checks)
     warnings = tuple(f"{c.artifact}: {c.name} {c.value:.4g} (wanted {c.op} {c.limit:.4g})"
                      for c in checks if not c.passed)

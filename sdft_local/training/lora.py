@@ -63,7 +63,7 @@ def starting_lora(shapes: dict[str, tuple[int, int]], rank: int, seed: int,
     return {k: np.asarray(init[k], np.float32) for k in fresh}
 
 
-class Student(Protocol):
+class TrainableStudent(Protocol):
     """What the training loop needs from a backend (torch or MLX)."""
 
     backend: str

@@ -87,7 +87,7 @@ class ExportScreen(StageScreen):
             self.done = 0
         elif isinstance(record, export.StepStarted):
             progress.status(f"{record.format}: {record.step}")
-        elif isinstance(record, export.CheckFinished):
+        elif isinstance(record, export.VerificationFinished):
             self.query_one("#checks", DataTable).add_row(*_check_row(record.check))
         elif isinstance(record, export.FormatExported):
             self.done += 1

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from sdft_local.errors import ExistsError, ExportError
-from sdft_local.export import (CheckFinished, ExportOptions, ExportSource, StepStarted, drain,
+from sdft_local.export import (VerificationFinished, ExportOptions, ExportSource, StepStarted, drain,
                                export_formats, export_gguf_lora)
 from sdft_local.export.manifest import read_manifest, verify_files
 from sdft_local.export.ollama import check_modelfile
@@ -29,7 +29,7 @@ def test_every_format_is_written_and_verified(exported_all):
     out, events, result = exported_all
     assert [f.format for f in result.formats] == ["mlx", "peft", "merged", "gguf", "gguf-lora", "ollama"]
     assert any(isinstance(e, StepStarted) for e in events)
-    checks = [e.check for e in events if isinstance(e, CheckFinished)]
+    checks = [e.check for e in events if isinstance(e, VerificationFinished)]
     hard = [c for c in checks if c.severity == "hard"]
     assert len(hard) >= 12 and all(c.passed for c in hard), [c for c in hard if not c.passed]
     failed = [c for c in checks if not c.passed]

@@ -22,7 +22,7 @@ async def open_export(pilot, out):
 
 
 async def test_a_peft_export_is_verified_and_recorded(trained_project, tmp_path, recorder):
-    from sdft_local.export import CheckFinished
+    from sdft_local.export import VerificationFinished
 
     out = tmp_path / "exported"
     app = make_app()
@@ -32,7 +32,7 @@ async def test_a_peft_export_is_verified_and_recorded(trained_project, tmp_path,
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: recorder.of(StageFinished), timeout=120)
         text = screen_text(app)
-    checks = [m.record.check for m in recorder.of(StageProgressed) if isinstance(m.record, CheckFinished)]
+    checks = [m.record.check for m in recorder.of(StageProgressed) if isinstance(m.record, VerificationFinished)]
     assert checks and all(c.passed for c in checks)
     assert f"peft yes {out}" in text and f"Done: 1 format(s) in {out}, all verified" in text
     manifest = json.loads((out / "manifest.json").read_text())
