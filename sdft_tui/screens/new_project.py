@@ -37,6 +37,9 @@ class NewProjectScreen(SdftModal[str | None]):
                 yield Button("Create", variant="primary", id="create")
                 yield Button("Cancel", id="cancel")
 
+    def on_mount(self) -> None:
+        self.query_one("#name", Input).focus()  # not the scrolling dialog around it
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "create":
             self.action_create()

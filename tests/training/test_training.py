@@ -48,11 +48,11 @@ def test_resume_continues_exactly(tiny_model_dir, dialogues, tmp_path):
     config = dict(steps=20, learning_rate=5e-3, batch_size=1, lora_dropout=0.1, checkpoint_every=5)
     straight, done = run(dialogues, tiny_model_dir, tmp_path / "a", **config)
     first, _ = run(dialogues, tiny_model_dir, tmp_path / "b", stop_after=12, **config)
-    assert latest_checkpoint(tmp_path / "b").step == 10
+    assert latest_checkpoint(tmp_path / "b").step == 12  # a stopped run keeps the steps it did
     rest, resumed = run(dialogues, tiny_model_dir, tmp_path / "b", resume=True, **config)
-    assert [p.step for p in rest] == list(range(11, 21))
+    assert [p.step for p in rest] == list(range(13, 21))
     assert resumed.metrics["history"] == pytest.approx(done.metrics["history"], rel=1e-6, abs=1e-7)
-    assert [p.loss for p in first[:10]] == pytest.approx(resumed.metrics["history"][:10], rel=1e-6)
+    assert [p.loss for p in first[:12]] == pytest.approx(resumed.metrics["history"][:12], rel=1e-6)
     a, b = read_adapter(tmp_path / "a" / "adapter"), read_adapter(tmp_path / "b" / "adapter")
     assert all(np.allclose(a[k], b[k], rtol=1e-5, atol=1e-7) for k in a)
     assert np.abs(a["layers.0.self_attn.q_proj.lora_B"]).max() > 1e-3
