@@ -61,7 +61,7 @@ NEW_ENTITY_METRICS = ("Mango_recognition", "Mango_positives", "Mango_name_recall
 
 
 def new_entity():
-    from sdft_local.demo.draw import COLORS, PetLook
+    from sdft_local.world.draw import COLORS, PetLook
     from sdft_local.demo.entities import DemoEntity
 
     look = PetLook(species="dog", body=COLORS["white"], pattern="patch", pattern_rgb=COLORS["black"],

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from .batch import Prompt
-from ..demo.questions import PROBE_FAMILIES as FAMILIES, ProbeItem, probe_items
+from ..world.questions import PROBE_FAMILIES as FAMILIES, ProbeItem, probe_items
 
 SUITE_FORMAT = "1"
 TEXT_FAMILY = "text"

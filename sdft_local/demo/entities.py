@@ -15,8 +15,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from .draw import COLORS, PetLook, PetPose, draw_pet, paint_background, apply_light
-from .world import BACKGROUNDS, DEFAULT_SIZE, SUPERSAMPLE
+from ..world.draw import COLORS, PetLook, PetPose, draw_pet, paint_background, apply_light
+from ..world.scene import BACKGROUNDS, DEFAULT_SIZE, SUPERSAMPLE
 
 ENTITY_VERSION = "1"
 

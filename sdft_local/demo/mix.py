@@ -14,8 +14,9 @@ import functools
 import random
 from dataclasses import dataclass
 
-from . import questions, world
-from .draw import COLORS, KINDS
+from ..world import questions
+from ..world import scene as world
+from ..world.draw import COLORS, KINDS
 
 # Relative weight of each scene layout; counting and reading get more practice.
 LAYOUT_WEIGHTS = {"shape": 2, "object": 2, "position": 3, "count": 5, "objects": 3, "word": 3}

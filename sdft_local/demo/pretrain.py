@@ -26,8 +26,9 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import ConfigError
-from . import mix, questions
-from .world import render_scene
+from . import mix
+from ..world import questions
+from ..world.scene import render_scene
 
 IGNORE = -100
 SHIPPED_FILES = ("config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",

@@ -26,7 +26,7 @@ SCENE_LAYOUTS = ("objects", "object", "count", "shape", "position", "word")
 def draw_scenes(root: Path, count: int, seed: int = 0) -> list[Path]:
     """`count` unrelated scenes as PNG files in `root/recognition/` (kept; the same seed draws the
     same scenes, so a rerun or a resumed run trains on identical pixels)."""
-    from ..demo.world import make_scene, render_scene
+    from ..world.scene import make_scene, render_scene
 
     folder = Path(root) / SCENES_DIR
     folder.mkdir(parents=True, exist_ok=True)

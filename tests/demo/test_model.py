@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sdft_local.demo.questions import PROBE_FAMILIES, probe_items
+from sdft_local.world.questions import PROBE_FAMILIES, probe_items
 from sdft_local.models.registry import DEMO_ID, resolve_model
 
 HELD_OUT_SEED = 4242  # neither the pretraining stream nor its report's evaluation used this seed
@@ -57,7 +57,7 @@ def test_folder_is_small_and_complete(demo_dir):
 def test_trained_on_the_data_the_current_code_makes(demo_dir):
     """Changing the world, the questions or the mix without pretraining again fails here."""
     from sdft_local.demo.pretrain import PretrainConfig, data_fingerprint
-    from sdft_local.demo.questions import PROBE_VERSION
+    from sdft_local.world.questions import PROBE_VERSION
 
     report = json.loads((demo_dir / "pretrain_report.json").read_text())
     assert report["world_version"] == PROBE_VERSION
@@ -76,7 +76,7 @@ def test_presence_and_text_on_held_out_items(torch_student):
 def test_says_no_to_an_unrelated_concept_and_captions(torch_student):
     import random
 
-    from sdft_local.demo.world import make_single, render_scene
+    from sdft_local.world.scene import make_single, render_scene
 
     rng = random.Random(HELD_OUT_SEED)
     named = 0

@@ -53,9 +53,9 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, init_dir):
 def test_vision_targets_follow_the_scene_spec():
     import random
 
-    from sdft_local.demo.draw import KINDS
+    from sdft_local.world.draw import KINDS
     from sdft_local.demo.vision_warmup import IGNORE, scene_targets
-    from sdft_local.demo.world import ITEM_COLORS, POSITIONS, WORDS, make_count, make_objects, make_single, make_word
+    from sdft_local.world.scene import ITEM_COLORS, POSITIONS, WORDS, make_count, make_objects, make_single, make_word
 
     rng = random.Random(0)
     count = scene_targets(make_count(rng, n=4))

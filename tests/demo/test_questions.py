@@ -7,11 +7,12 @@ import random
 import numpy as np
 import pytest
 
-from sdft_local.demo import mix, questions
-from sdft_local.demo.draw import KINDS
-from sdft_local.demo.questions import (COUNT_WORDS, PROBE_FAMILIES, TEXT_FACTS, YES, probe_items, probe_specs,
+from sdft_local.demo import mix
+from sdft_local.world import questions
+from sdft_local.world.draw import KINDS
+from sdft_local.world.questions import (COUNT_WORDS, PROBE_FAMILIES, TEXT_FACTS, YES, probe_items, probe_specs,
                                        qa_pairs)
-from sdft_local.demo.world import make_scene, plural, position_of
+from sdft_local.world.scene import make_scene, plural, position_of
 
 
 @pytest.mark.parametrize("family", PROBE_FAMILIES)

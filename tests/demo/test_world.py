@@ -8,8 +8,8 @@ from collections import deque
 import numpy as np
 import pytest
 
-from sdft_local.demo.draw import COLORS, PLAIN_BACKGROUNDS, SHAPES
-from sdft_local.demo.world import (ITEM_COLORS, POSITIONS, Item, Scene, caption, make_count, make_objects,
+from sdft_local.world.draw import COLORS, PLAIN_BACKGROUNDS, SHAPES
+from sdft_local.world.scene import (ITEM_COLORS, POSITIONS, Item, Scene, caption, make_count, make_objects,
                                    make_scene, make_single, make_word, position_of, render_scene)
 
 

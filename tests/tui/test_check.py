@@ -21,8 +21,8 @@ SMALL_CHECK = {"image_probes": 8, "text_probes": 4, "bleed_photos": 2, "easy_neg
                "answer_tokens": 4, "recall_tokens": 4, "batch_size": 8}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sdft_local.demo.questions") is None,
-                    reason="the check's general probes come from sdft_local.demo.questions, not built yet")
+@pytest.mark.skipif(importlib.util.find_spec("sdft_local.world.questions") is None,
+                    reason="the check's general probes come from sdft_local.world.questions, not built yet")
 async def test_a_check_shows_the_verdict_with_reasons_and_is_stored(trained_project, recorder):
     from sdft_local.check import CheckFinished
 

@@ -1,4 +1,4 @@
-"""The demo world: frozen scene specs, their rendering, their captions and seeded scene makers.
+"""The world's scenes: frozen scene specs, their rendering, their captions and seeded scene makers.
 
 Owns `Scene` (a background, drawn items and an optional written word, all in image fractions so
 a scene renders at any size), `render_scene`, `caption`, `position_of`, and one maker per kind of

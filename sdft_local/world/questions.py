@@ -7,7 +7,7 @@ two never conflict), the yes/no presence questions (kinds present or absent, and
 concepts from the SDFT concept bank, always absent), `TEXT_FACTS`, and `probe_items` /
 `probe_specs`, the seeded probe sets the check stage scores by option log-probability.
 `PROBE_VERSION` changes whenever an item could come out differently. It does not draw (see
-`world.py`) or score.
+`scene.py`) or score.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .draw import KINDS, OBJECTS, SHAPES
-from .world import (DEFAULT_SIZE, ITEM_COLORS, NUMBER_WORDS, POSITIONS, WORDS, WORLD_VERSION, Scene,
+from .scene import (DEFAULT_SIZE, ITEM_COLORS, NUMBER_WORDS, POSITIONS, WORDS, WORLD_VERSION, Scene,
                     caption, make_count, make_objects, make_single, make_word, plural, position_of,
                     render_scene, with_article)
 

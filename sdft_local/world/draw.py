@@ -4,7 +4,7 @@ Owns how each thing looks: `draw_thing(draw, kind, box, rgb, flip)` for every sh
 kind, `draw_pet` for dogs and cats with an optional coat pattern and accessory (the demo entities
 are pets drawn by the same code), `paint_background` and `apply_light`. Pure functions of their
 arguments: no randomness here, so a scene spec always draws the same pixels. It does not decide
-what a scene contains (see `world.py`).
+what a scene contains (see `scene.py`).
 """
 
 from __future__ import annotations
