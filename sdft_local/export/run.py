@@ -1,16 +1,15 @@
 """Exporting a training run of a project: the store side of `sdft export`.
 
-Owns finding the run (id, name, or the newest run with an adapter), reading its latest check
-verdict from the checks table (a failed check refuses the export unless forced; no check at all is
-"unchecked"), resolving its base model and native adapter folder, and recording each exported
-format in the exports table. The work itself is `formats.export_formats`.
+Owns what export asks of the runs and checks (their lookups are the training and check
+modules': the run by id, name, or the project's current adapter; its latest verdict — a failed
+check refuses the export unless forced, no check at all is "unchecked"), resolving its base model
+and native adapter folder, and recording each exported format in the exports table. The work itself is `formats.export_formats`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -18,18 +17,6 @@ from ..errors import ExportError, GateFailed, NotFoundError
 from .events import ExportFinished, ExportOptions, parse_formats
 from .formats import export_formats
 from .workspace import ExportSource
-
-RUNS_DIR = "runs"
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    id: int
-    name: str
-    backend: str
-    state: str
-    adapter_path: str | None
-
 
 def export_run(store, run: int | str | None, formats, out, options: ExportOptions = ExportOptions(),
                *, force: bool = False) -> Iterator:
@@ -47,15 +34,18 @@ def export_run(store, run: int | str | None, formats, out, options: ExportOption
         yield event
 
 
-def find_run(store, ref: int | str | None) -> RunInfo:
-    rows = [_info(r) for r in store.db.query("SELECT * FROM runs ORDER BY id")]
+def find_run(store, ref: int | str | None):
+    """The run to export (a `training.runs.RunRow`): `ref` by id or name, else the project's
+    current adapter's run (the newest finished one, else the newest with an adapter)."""
+    from ..training.runs import current_adapter, list_runs
+
     if ref is None:
-        with_adapter = [r for r in rows if r.adapter_path and (store.root / r.adapter_path).is_dir()]
-        finished = [r for r in with_adapter if r.state == "finished"]
-        if not with_adapter:
+        found = current_adapter(store)
+        if found is None:
             raise NotFoundError(f"project {store.project.name!r} has no trained run to export; "
                                 "train one with `sdft train`")
-        return (finished or with_adapter)[-1]
+        return found[0]
+    rows = list_runs(store)
     matches = [r for r in rows if str(r.id) == str(ref) or r.name == str(ref)]
     if not matches:
         known = ", ".join(f"{r.id} ({r.name})" for r in rows) or "none yet"
@@ -64,13 +54,15 @@ def find_run(store, ref: int | str | None) -> RunInfo:
 
 
 def latest_verdict(store, run_id: int) -> str:
-    """pass / warn / fail of the run's newest check, or "unchecked"."""
-    row = store.db.execute(
-        "SELECT verdict FROM checks WHERE run_id = ? ORDER BY id DESC LIMIT 1", [run_id]).fetchone()
-    return row[0] if row else "unchecked"
+    """pass / warn / fail of the run's newest check (the checks table's owner decides which), or
+    "unchecked"."""
+    from ..check.runner import latest_check
+
+    stored = latest_check(store, run_id)
+    return stored.verdict if stored else "unchecked"
 
 
-def run_source(store, info: RunInfo, verdict: str) -> ExportSource:
+def run_source(store, info, verdict: str) -> ExportSource:
     from ..models.registry import resolve_model
 
     if not info.adapter_path or not (store.root / info.adapter_path).is_dir():
@@ -108,7 +100,9 @@ def list_exports(store, run_id: int | None = None) -> list[dict]:
 
 
 def _run_record(store, run_id: int) -> dict:
-    path = store.root / RUNS_DIR / str(run_id) / "config.json"
+    from ..training.runs import get_run
+
+    path = get_run(store, run_id).folder(store) / "config.json"
     return json.loads(path.read_text("utf-8")) if path.is_file() else {}
 
 
@@ -117,6 +111,3 @@ def _readme_base(base_ref: str, model_dir: Path) -> str:
     is_hub_id = "/" in base_ref and not Path(base_ref).expanduser().exists()
     return base_ref if is_hub_id else str(Path(model_dir).resolve())
 
-
-def _info(row: dict) -> RunInfo:
-    return RunInfo(row["id"], row["name"], row["backend"], row["state"], row["adapter_path"])

@@ -58,7 +58,7 @@ class ExportScreen(StageScreen):
             return
         verdict = latest_verdict(self.app.store, run.id)
         self.query_one("#run-info", Static).update(Text(
-            f"Run {run.name} (id {run.id}, {run.backend}, {run.state}) · latest check: {verdict} · "
+            f"Run {run.name} (id {run.id}, {run.backend}, {run.shown_state}) · latest check: {verdict} · "
             "ctrl+s exports"))
 
     def action_export(self) -> None:
