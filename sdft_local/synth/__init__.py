@@ -5,12 +5,10 @@ Public entry points (light to import; model libraries load inside backend factor
 the review functions. Pure dialogue construction lives in `sdft_local.dialogue`.
 """
 
+from ..dialogues import DialogueRecord, get_dialogue, list_dialogues, load_dialogues
 from .backends import BACKENDS, Capabilities, ChatBackend, GenerationOptions, make_backend
 from .config import BackendConfig, EndpointConfig, SynthConfig, backend_from_settings
-from .review import (
-    DialogueRecord, edit_turn, export_jsonl, get_dialogue, list_dialogues, load_dialogues,
-    regenerate_dialogue, set_status,
-)
+from .review import edit_turn, export_jsonl, regenerate_dialogue, set_status
 from .run import SynthEvent, SynthFinished, SynthProgressed, SynthStarted, open_models, synthesize
 
 __all__ = [

@@ -1,8 +1,7 @@
 """Reviewing stored dialogues: list, show, edit a turn, reject or restore, regenerate one, export.
 
-Owns `DialogueRecord` (a stored dialogue with its photo, split, status and provenance),
-`load_dialogues` (what training reads: live dialogues of training photos, each with the absolute
-path of its photo), edits that keep the previous text in the provenance, and the JSONL export in
+Owns edits that keep the previous text in the provenance (reading the stored dialogues —
+`DialogueRecord`, `list_dialogues`, `load_dialogues` — is `sdft_local.dialogues`'), and the JSONL export in
 the conversational format other trainers read (TRL/LLaMA-Factory style `messages` with image
 placeholders and an `images` list; each assistant message carries its loss `weight`).
 """
@@ -16,89 +15,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
-from ..dialogue.types import Dialogue, Turn
-from ..errors import ConfigError, ExportError, NotFoundError
+from ..dialogue.types import Dialogue
+from ..errors import ConfigError, ExportError
 from ..store import Store
 from .backends import ChatBackend
 from .config import SynthConfig
-from .run import LIVE_STATUSES, STATUSES, Job, photo_dialogues, provenance_for, write_photo
-
-
-@dataclass(frozen=True)
-class DialogueRecord:
-    id: int
-    photo_id: int
-    entity: str
-    variant: int
-    status: str
-    split: str
-    image: str  # absolute path of the photo file
-    turns: tuple[Turn, ...]
-    provenance: dict
-    updated: float
-
-    def to_dialogue(self, system: str | None = None) -> Dialogue:
-        return Dialogue(self.image, self.entity, self.turns, self.variant, system)
-
-
-_SELECT = """
-SELECT d.*, e.name AS entity_name, p.split AS split, p.sha256 AS sha256
-FROM dialogues d JOIN entities e ON e.id = d.entity_id JOIN photos p ON p.id = d.photo_id
-"""
-
-
-def list_dialogues(store: Store, *, entity: str | None = None,
-                   status: str | Iterable[str] | None = None, split: str | None = None,
-                   photo: str | int | None = None) -> list[DialogueRecord]:
-    where, args = [], []
-    if entity is not None:
-        where.append("d.entity_id = ?")
-        args.append(store.entity(entity).id)
-    if status is not None:
-        statuses = _statuses(status)
-        where.append(f"d.status IN ({', '.join('?' * len(statuses))})")
-        args += statuses
-    if split is not None:
-        where.append("p.split = ?")
-        args.append(split)
-    if photo is not None:
-        where.append("d.photo_id = ?")
-        args.append(store.photo(photo).id)
-    sql = (_SELECT + (" WHERE " + " AND ".join(where) if where else "")
-           + " ORDER BY d.photo_id, d.variant")
-    return [_record(store, r) for r in store.db.query(sql, args)]
-
-
-def _statuses(status: str | Iterable[str]) -> list[str]:
-    statuses = [status] if isinstance(status, str) else list(status)
-    bad = [s for s in statuses if s not in STATUSES]
-    if bad:
-        raise ConfigError(f"unknown status {bad[0]!r}; use one of {', '.join(STATUSES)}")
-    return statuses
-
-
-def _record(store: Store, row: dict) -> DialogueRecord:
-    return DialogueRecord(
-        row["id"], row["photo_id"], row["entity_name"], row["variant"], row["status"],
-        row["split"], str(store.photo_path(row["sha256"]).resolve()),
-        Dialogue.turns_from_json(row["turns"]), json.loads(row["provenance"]), row["updated"])
-
-
-def get_dialogue(store: Store, dialogue_id: int) -> DialogueRecord:
-    rows = list(store.db.query(_SELECT + " WHERE d.id = ?", [dialogue_id]))
-    if not rows:
-        raise NotFoundError(f"no dialogue with id {dialogue_id}; see `sdft dialogues list`")
-    return _record(store, rows[0])
-
-
-def load_dialogues(store: Store, status: str | Iterable[str] = LIVE_STATUSES, *,
-                   entity: str | None = None) -> list[Dialogue]:
-    """The dialogues training uses: training-split photos only, rejected ones never."""
-    statuses = [s for s in _statuses(status) if s != "rejected"]
-    if not statuses:
-        return []
-    records = list_dialogues(store, entity=entity, status=statuses, split="train")
-    return [r.to_dialogue() for r in records]
+from ..dialogues import LIVE_STATUSES, DialogueRecord, check_statuses, get_dialogue, list_dialogues
+from .run import Job, photo_dialogues, provenance_for, write_photo
 
 
 # --- edits ----------------------------------------------------------------------------------------
@@ -135,7 +58,7 @@ def _text(value: str | None, old: str) -> str:
 
 def set_status(store: Store, dialogue_id: int, status: str) -> DialogueRecord:
     """'rejected' keeps a dialogue out of training; 'ok' restores it."""
-    _statuses(status)
+    check_statuses(status)
     get_dialogue(store, dialogue_id)
     _update(store, dialogue_id, status=status)
     return get_dialogue(store, dialogue_id)

@@ -27,8 +27,6 @@ from .compose import compose_entity_answer
 from .config import BackendConfig, SynthConfig
 from .student_turns import student_turns
 
-LIVE_STATUSES = ("ok", "edited")
-STATUSES = ("ok", "edited", "rejected")
 
 
 # --- events --------------------------------------------------------------------------------------

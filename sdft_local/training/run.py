@@ -224,7 +224,7 @@ def evaluate(source, config: TrainConfig | None = None, *, model: str | Path | N
 
 
 def _load_dialogues(store) -> list[Dialogue]:
-    from ..synth import load_dialogues
+    from ..dialogues import load_dialogues
 
     dialogues = list(load_dialogues(store))
     if not dialogues:
