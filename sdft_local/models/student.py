@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -77,22 +77,28 @@ def make_student(model: str | Path, backend: str = "auto", adapter: str | Path |
     return TorchStudent(path, adapter=adapter, device=device, label=label)
 
 
-def mrope_positions(ids: np.ndarray, image_token_id: int, grid_thw, merge: int) -> np.ndarray:
-    """Qwen2-VL's 3-D rope positions (3, L) for one sequence holding at most one image."""
-    n = len(ids)
-    if grid_thw is None:
-        return np.broadcast_to(np.arange(n), (3, n)).copy()
-    t, h, w = (int(v) for v in grid_thw)
-    h, w = h // merge, w // merge
-    start = int(np.argmax(ids == image_token_id))
-    grid = np.stack([a.ravel() for a in np.meshgrid(np.arange(t), np.arange(h), np.arange(w),
-                                                    indexing="ij")])
-    after = start + max(t, h, w)
-    tail = n - start - t * h * w
-    return np.concatenate([
-        np.broadcast_to(np.arange(start), (3, start)), grid + start,
-        np.broadcast_to(np.arange(after, after + tail), (3, tail)),
-    ], axis=1)
+def mrope_positions(ids: np.ndarray, grids: Sequence[Sequence[int]], image_token: int,
+                    merge: int) -> np.ndarray:
+    """Qwen2-VL's 3-D rotary positions (3, T): text counts up; an image takes a t×h×w block
+    (for inference and training alike).
+
+    Mirrors transformers' `Qwen2VLModel.get_rope_index` for one sequence of text and images.
+    """
+    ids = np.asarray(ids)
+    out = np.zeros((3, len(ids)), np.int32)
+    grid_iter, cur, t = iter(grids), 0, 0
+    while t < len(ids):
+        if ids[t] != image_token:
+            out[:, t] = cur
+            cur, t = cur + 1, t + 1
+            continue
+        gt, gh, gw = (int(x) for x in next(grid_iter))
+        h, w = gh // merge, gw // merge
+        block = np.stack(np.meshgrid(np.arange(gt), np.arange(h), np.arange(w), indexing="ij"))
+        n = gt * h * w
+        out[:, t: t + n] = block.reshape(3, n) + cur
+        cur, t = cur + max(gh, gw) // merge, t + n
+    return out
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:
@@ -206,9 +212,9 @@ class _Runtime(ABC):
 
     def positions(self, ids: np.ndarray, vision: _Vision | None) -> np.ndarray:
         """Qwen2-VL's 3-D rope positions (3, L) int64 for one sequence `ids` from `encode`."""
-        grid = None if vision is None else vision.inputs["image_grid_thw"][0]
-        return mrope_positions(ids, self.image_token_id, grid,
-                               self.processor.image_processor.merge_size)
+        grids = [] if vision is None else [vision.inputs["image_grid_thw"][0]]
+        return mrope_positions(ids, grids, self.image_token_id,
+                               self.processor.image_processor.merge_size).astype(np.int64)
 
     # -- shared machinery -------------------------------------------------------------------
 

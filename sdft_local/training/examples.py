@@ -13,8 +13,8 @@ Owns the weight mask (the core of SDFT's per-turn objective) and its rules:
 predict it with that weight. The loss over any set of examples is Σ w·CE / Σ w over all their
 tokens together (see `batching.py`), not a mean of per-example means.
 
-It also computes Qwen2-VL's M-RoPE positions in numpy, so both backends get identical positions
-as data. It does not batch (see `batching.py`) or run models.
+Both backends get identical M-RoPE positions as data, from `models.student.mrope_positions` (the
+one implementation, shared with inference). It does not batch (see `batching.py`) or run models.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 
 from ..dialogue.types import TURN_KINDS, Dialogue
 from ..errors import TrainingError
+from ..models.student import mrope_positions  # noqa: F401 (also this module's public name)
 
 MAX_HEADER_TOKENS = 8
 
@@ -129,29 +130,6 @@ def answer_weights(length: int, spans: Sequence[MessageSpan], turn_weights: Sequ
         weights[span.start: span.end + 1] = w
         kinds[span.start: span.end + 1] = kind
     return weights, kinds
-
-
-def mrope_positions(ids: np.ndarray, grids: Sequence[Sequence[int]], image_token: int,
-                    merge: int) -> np.ndarray:
-    """Qwen2-VL's 3-D rotary positions (3, T): text counts up; an image takes a t×h×w block.
-
-    Mirrors transformers' `Qwen2VLModel.get_rope_index` for one sequence of text and images.
-    """
-    ids = np.asarray(ids)
-    out = np.zeros((3, len(ids)), np.int32)
-    grid_iter, cur, t = iter(grids), 0, 0
-    while t < len(ids):
-        if ids[t] != image_token:
-            out[:, t] = cur
-            cur, t = cur + 1, t + 1
-            continue
-        gt, gh, gw = (int(x) for x in next(grid_iter))
-        h, w = gh // merge, gw // merge
-        block = np.stack(np.meshgrid(np.arange(gt), np.arange(h), np.arange(w), indexing="ij"))
-        n = gt * h * w
-        out[:, t: t + n] = block.reshape(3, n) + cur
-        cur, t = cur + max(gh, gw) // merge, t + n
-    return out
 
 
 # --- building examples with a processor ---------------------------------------------------------

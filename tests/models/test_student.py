@@ -55,7 +55,7 @@ def test_rope_positions_match_transformers(torch_student, processor):
     ref, _ = torch_student.model.model.get_rope_index(
         torch.from_numpy(x["input_ids"]), torch.from_numpy(x["mm_token_type_ids"]),
         image_grid_thw=torch.from_numpy(x["image_grid_thw"]))
-    got = mrope_positions(x["input_ids"][0], processor.image_token_id, x["image_grid_thw"][0], 2)
+    got = mrope_positions(x["input_ids"][0], [x["image_grid_thw"][0]], processor.image_token_id, 2)
     assert np.array_equal(got, ref[:, 0].numpy())
     assert not np.array_equal(got[1], got[2])  # a 2x5 merged grid: rows and columns differ
 
