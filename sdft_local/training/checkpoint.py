@@ -7,7 +7,8 @@ native adapter at that step. Every folder is built under a `.partial-*` name and
 place, so a run killed at any instant leaves either the old or the new checkpoint, never half of
 one; resuming picks the highest complete step. Safetensors and JSON only: nothing is unpickled.
 
-Also owns reading an adapter folder of either format (PEFT or mlx-vlm) into canonical arrays.
+Also owns mapping an adapter folder of either format (PEFT or mlx-vlm, read by `export.adapters`)
+to the trainer's arrays.
 It does not know about the training loop or the store.
 """
 
@@ -123,34 +124,30 @@ def save_adapter_folder(target: Path, student, record: dict) -> Path:
 
 # --- adapters of either format → canonical ------------------------------------------------------
 
-_PEFT_KEY = re.compile(r"language_model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight$")
-_MLX_KEY = re.compile(r"language_model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([ab])$")
-_LEGACY_PEFT_KEY = re.compile(r"base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])\.weight$")
-
 
 def read_adapter(folder: str | Path) -> dict[str, np.ndarray]:
-    """Canonical LoRA arrays from a PEFT (`adapter_model.safetensors`) or mlx-vlm
-    (`adapters.safetensors`) adapter folder."""
-    folder = Path(folder)
-    if (folder / "adapter_model.safetensors").is_file():
-        raw = _load_arrays(folder / "adapter_model.safetensors")
-        return _canonical(raw, (_PEFT_KEY, _LEGACY_PEFT_KEY), transpose=False)
-    if (folder / "adapters.safetensors").is_file():
-        return _canonical(_load_arrays(folder / "adapters.safetensors"), (_MLX_KEY,), transpose=True)
-    raise TrainingError(f"{folder}: no adapter_model.safetensors (PEFT) or adapters.safetensors (MLX) "
-                        f"found; pass an adapter folder written by `sdft train`")
+    """The trainer's LoRA arrays (`layers.N.self_attn.q_proj.lora_A`, PEFT orientation) of a PEFT
+    or mlx-vlm adapter folder, read by the project's one adapter reader (`export.adapters`)."""
+    from ..errors import ExportError
+    from ..export.adapters import read_adapter as read_lora
 
-
-def _canonical(raw: dict, patterns, transpose: bool) -> dict[str, np.ndarray]:
+    try:
+        adapter = read_lora(folder)
+    except ExportError as err:
+        raise TrainingError(err.message) from None
     out = {}
-    for name, value in raw.items():
-        match = next((m for p in patterns if (m := p.search(name))), None)
+    for module, (a, b) in adapter.modules.items():
+        match = _LM_MODULE.match(module)
         if match:
-            layer, block, proj, ab = match.groups()
-            out[f"layers.{layer}.{block}.{proj}.lora_{ab.upper()}"] = value.T.copy() if transpose else value
+            out[f"layers.{match.group(1)}.{match.group(2)}.lora_A"] = a
+            out[f"layers.{match.group(1)}.{match.group(2)}.lora_B"] = b
     if not out:
-        raise TrainingError(f"no language-model LoRA weights found among {len(raw)} tensors")
+        raise TrainingError(f"{folder}: no language-model LoRA weights among {len(adapter.modules)} "
+                            f"adapted modules")
     return out
+
+
+_LM_MODULE = re.compile(r"^model\.layers\.(\d+)\.((?:self_attn|mlp)\.\w+)$")
 
 
 # --- files ---------------------------------------------------------------------------------------
