@@ -1,15 +1,20 @@
 """What every settings dataclass shares: loading from a dict and applying command-line flags.
 
-Owns `Settings`, a mixin for frozen dataclasses: `from_dict` refuses unknown keys with the list of
+Owns `option` (a field with its help text) and `Settings`, a mixin for frozen dataclasses: `from_dict` refuses unknown keys with the list of
 known ones, and `merged` applies the flags a user gave (None = not given). Light: no imports beyond
 the standard library.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import field, fields, replace
 
 from .errors import ConfigError
+
+
+def option(default, help: str, **metadata):
+    """A settings field with its help text (what the CLI's --help and the docs show)."""
+    return field(default=default, metadata={"help": help, **metadata})
 
 
 class Settings:

@@ -10,51 +10,49 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import ConfigError
-from ..settings import Settings
+from ..settings import Settings, option
 
 BACKENDS = ("auto", "torch", "mlx")
 
 
-def _opt(default, help: str):
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
 class GateConfig:
     """Thresholds of the export gate. Retention and bleed can fail a run; knowledge only warns."""
 
-    retention_warn: float = _opt(0.97, "warn when probe accuracy tuned / base falls below this")
-    retention_fail: float = _opt(0.93, "fail when probe accuracy tuned / base falls below this")
-    family_warn: float = _opt(0.90, "warn when one probe family's accuracy ratio falls below this")
-    family_fail: float = _opt(0.80, "fail when one probe family's accuracy ratio falls below this")
-    family_p: float = _opt(0.05, "a family below family_fail fails the run only when its drop is "
+    retention_warn: float = option(0.97, "warn when probe accuracy tuned / base falls below this")
+    retention_fail: float = option(0.93, "fail when probe accuracy tuned / base falls below this")
+    family_warn: float = option(0.90, "warn when one probe family's accuracy ratio falls below this")
+    family_fail: float = option(0.80, "fail when one probe family's accuracy ratio falls below this")
+    family_p: float = option(0.05, "a family below family_fail fails the run only when its drop is "
                                  "unlikely to be chance: when coin flips over the items that changed "
                                  "answer would lose as many less often than this (exact McNemar "
                                  "test); otherwise it warns")
-    above_chance: float = _opt(0.10, "a family's ratio counts only when the base model beats "
+    above_chance: float = option(0.10, "a family's ratio counts only when the base model beats "
                                      "chance by this much, and by two standard errors of "
                                      "guessing (it cannot lose a skill it lacks)")
-    kl_warn: float = _opt(0.10, "warn when KL(base || tuned) per answer token exceeds this (nats)")
-    kl_fail: float = _opt(0.50, "fail when KL(base || tuned) per answer token exceeds this (nats)")
-    agreement_warn: float = _opt(0.90, "warn when greedy token agreement with the base falls below this")
-    agreement_fail: float = _opt(0.75, "fail when greedy token agreement with the base falls below this")
-    bleed_yes_warn: float = _opt(0.10, "warn when 'yes, that is <name>' on unrelated photos rises "
+    kl_warn: float = option(0.10, "warn when KL(base || tuned) per answer token exceeds this (nats)")
+    kl_fail: float = option(0.50, "fail when KL(base || tuned) per answer token exceeds this (nats)")
+    agreement_warn: float = option(0.90, "warn when greedy token agreement with the base falls below this")
+    agreement_fail: float = option(0.75, "fail when greedy token agreement with the base falls below this")
+    bleed_yes_warn: float = option(0.10, "warn when 'yes, that is <name>' on unrelated photos rises "
                                        "over the base model's rate by more than this")
-    bleed_yes_fail: float = _opt(0.25, "fail when that rise exceeds this")
-    bleed_name_warn: float = _opt(0.05, "warn when the name shows up in open answers about "
+    bleed_yes_fail: float = option(0.25, "fail when that rise exceeds this")
+    bleed_name_warn: float = option(0.05, "warn when the name shows up in open answers about "
                                         "unrelated photos more often than with the base by this")
-    bleed_name_fail: float = _opt(0.20, "fail when that rise exceeds this")
-    recognition_warn: float = _opt(0.75, "warn when weighted recognition accuracy on held-out "
+    bleed_name_fail: float = option(0.20, "fail when that rise exceeds this")
+    recognition_warn: float = option(0.75, "warn when weighted recognition accuracy on held-out "
                                          "photos falls below this (Yo'LLaVA reports 0.92)")
-    recognition_fail: float = _opt(0.60, "fail when weighted recognition accuracy on held-out photos "
+    recognition_fail: float = option(0.60, "fail when weighted recognition accuracy on held-out photos "
                                          "falls below this (chance is 0.50): the adapter does not "
                                          "know its entity")
-    positives_fail: float = _opt(0.20, "fail when fewer held-out photos of the entity than this are "
+    positives_fail: float = option(0.20, "fail when fewer held-out photos of the entity than this are "
                                        "recognized (a model that always says no scores 0.50 weighted)")
-    facts_warn: float = _opt(0.50, "warn when fact multiple-choice accuracy falls below this")
-    recall_warn: float = _opt(0.50, "warn when the name appears in fewer open 'who is this' "
+    facts_warn: float = option(0.50, "warn when fact multiple-choice accuracy falls below this")
+    recall_warn: float = option(0.50, "warn when the name appears in fewer open 'who is this' "
                                     "answers than this")
-    open_facts_warn: float = _opt(0.50, "warn when fewer open answers than this state the fact asked "
+    open_facts_warn: float = option(0.50, "warn when fewer open answers than this state the fact asked "
                                         "about (judged on the text, without the facts card)")
 
     def __post_init__(self):
@@ -69,18 +67,18 @@ class CheckConfig(Settings):
 
     _what = "check"
 
-    backend: str = _opt("auto", "student backend: auto (MLX on Apple Silicon, else torch), torch, mlx")
-    image_probes: int = _opt(150, "synthetic image probe items (colours, shapes, counts, ...)")
-    text_probes: int = _opt(60, "text-only probe items with checkable answers")
-    probe_seed: int = _opt(0, "seed of the probe suite (part of its version)")
-    batch_size: int = _opt(16, "sequences per teacher-forced forward pass")
-    answer_tokens: int = _opt(24, "longest base answer generated for the KL / agreement probes")
-    kl_top_k: int = _opt(1024, "base log-probs kept per answer token; the rest is one tail "
+    backend: str = option("auto", "student backend: auto (MLX on Apple Silicon, else torch), torch, mlx")
+    image_probes: int = option(150, "synthetic image probe items (colours, shapes, counts, ...)")
+    text_probes: int = option(60, "text-only probe items with checkable answers")
+    probe_seed: int = option(0, "seed of the probe suite (part of its version)")
+    batch_size: int = option(16, "sequences per teacher-forced forward pass")
+    answer_tokens: int = option(24, "longest base answer generated for the KL / agreement probes")
+    kl_top_k: int = option(1024, "base log-probs kept per answer token; the rest is one tail "
                                "bucket (exact when the vocabulary is no larger)")
-    bleed_photos: int = _opt(12, "unrelated probe photos used for concept bleed")
-    easy_negatives: int = _opt(6, "unrelated probe photos added to each entity's recognition negatives")
-    recall_tokens: int = _opt(32, "longest open answer generated for name recall and bleed")
-    fact_options: int = _opt(4, "options per fact question (the fact and distractors)")
+    bleed_photos: int = option(12, "unrelated probe photos used for concept bleed")
+    easy_negatives: int = option(6, "unrelated probe photos added to each entity's recognition negatives")
+    recall_tokens: int = option(32, "longest open answer generated for name recall and bleed")
+    fact_options: int = option(4, "options per fact question (the fact and distractors)")
     gate: GateConfig = field(default_factory=GateConfig, metadata={"help": "thresholds of the verdict"})
 
     def __post_init__(self):

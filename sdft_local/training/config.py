@@ -7,10 +7,10 @@ defaults). It does not read the store or resolve models.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 from ..errors import ConfigError
-from ..settings import Settings
+from ..settings import Settings, option
 
 BACKENDS = ("auto", "torch", "mlx")
 ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -20,8 +20,6 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 KERNEL_IMPLS = ("auto", "fused", "reference")
 
 
-def _opt(default, help: str, **kw):
-    return field(default=default, metadata={"help": help, **kw})
 
 
 @dataclass(frozen=True)
@@ -30,52 +28,52 @@ class TrainConfig(Settings):
 
     _what = "training"
 
-    backend: str = _opt("auto", "auto (MLX on Apple Silicon, torch elsewhere), torch or mlx")
-    lora_rank: int = _opt(8, "LoRA rank r")
-    lora_alpha: float = _opt(16.0, "LoRA alpha; the update is scaled by alpha / r")
-    lora_dropout: float = _opt(0.05, "dropout on the LoRA input")
-    lora_targets: tuple[str, ...] = _opt(ATTENTION_TARGETS, "language-model projections to adapt")
-    learning_rate: float = _opt(2e-4, "peak learning rate (AdamW)")
-    min_lr_ratio: float = _opt(0.1, "final learning rate as a fraction of the peak (cosine)")
-    warmup_ratio: float = _opt(0.05, "fraction of steps spent warming up linearly")
-    weight_decay: float = _opt(0.0, "AdamW decoupled weight decay")
-    adam_betas: tuple[float, float] = _opt((0.9, 0.999), "AdamW betas")
-    adam_eps: float = _opt(1e-8, "AdamW epsilon")
-    grad_clip: float = _opt(1.0, "clip the global gradient norm to this (0: off)")
-    epochs: float = _opt(3.0, "passes over the dialogues (ignored when steps is set)")
-    steps: int | None = _opt(None, "optimizer steps to run (overrides epochs)")
-    batch_size: int = _opt(2, "dialogues per micro-batch")
-    grad_accum: int = _opt(1, "micro-batches per optimizer step")
-    max_length: int = _opt(2048, "longest dialogue in tokens (image included); longer is an error")
-    length_bucketing: bool = _opt(True, "batch dialogues of similar length together")
-    seed: int = _opt(0, "seed for LoRA init, data order and dropout")
-    selfaug: float = _opt(0.0, "SelfAug weight lambda (0: off; 0.5 recommended)")
-    turn_weights: tuple[float, ...] | None = _opt(None, "loss weights of the caption, negative and entity "
+    backend: str = option("auto", "auto (MLX on Apple Silicon, torch elsewhere), torch or mlx")
+    lora_rank: int = option(8, "LoRA rank r")
+    lora_alpha: float = option(16.0, "LoRA alpha; the update is scaled by alpha / r")
+    lora_dropout: float = option(0.05, "dropout on the LoRA input")
+    lora_targets: tuple[str, ...] = option(ATTENTION_TARGETS, "language-model projections to adapt")
+    learning_rate: float = option(2e-4, "peak learning rate (AdamW)")
+    min_lr_ratio: float = option(0.1, "final learning rate as a fraction of the peak (cosine)")
+    warmup_ratio: float = option(0.05, "fraction of steps spent warming up linearly")
+    weight_decay: float = option(0.0, "AdamW decoupled weight decay")
+    adam_betas: tuple[float, float] = option((0.9, 0.999), "AdamW betas")
+    adam_eps: float = option(1e-8, "AdamW epsilon")
+    grad_clip: float = option(1.0, "clip the global gradient norm to this (0: off)")
+    epochs: float = option(3.0, "passes over the dialogues (ignored when steps is set)")
+    steps: int | None = option(None, "optimizer steps to run (overrides epochs)")
+    batch_size: int = option(2, "dialogues per micro-batch")
+    grad_accum: int = option(1, "micro-batches per optimizer step")
+    max_length: int = option(2048, "longest dialogue in tokens (image included); longer is an error")
+    length_bucketing: bool = option(True, "batch dialogues of similar length together")
+    seed: int = option(0, "seed for LoRA init, data order and dropout")
+    selfaug: float = option(0.0, "SelfAug weight lambda (0: off; 0.5 recommended)")
+    turn_weights: tuple[float, ...] | None = option(None, "loss weights of the caption, negative and entity "
                                                         "turns (default: the dialogues' own, 0.2/0.3/0.5); "
                                                         "a turn weighted 0 is left out of the dialogue")
-    recognition: float = _opt(0.5, "loss weight of the recognition dialogues: 'is this <name>?' "
+    recognition: float = option(0.5, "loss weight of the recognition dialogues: 'is this <name>?' "
                                    "asked first on every training photo and drawn scene, and 'who "
                                    "is this?' on the entity's photos, so that only the image "
                                    "answers (0: none, the dialogues alone)")
-    scenes: int = _opt(24, "unrelated scenes drawn for the recognition dialogues' negatives")
-    views: int = _opt(3, "augmented views (mirrored, cropped, turned, relit) of each training photo "
+    scenes: int = option(24, "unrelated scenes drawn for the recognition dialogues' negatives")
+    views: int = option(3, "augmented views (mirrored, cropped, turned, relit) of each training photo "
                          "in the recognition dialogues")
-    entities: tuple[str, ...] = _opt((), "train only on these entities' dialogues (default: all)")
-    replay: float = _opt(0.0, "with entities (--entity): also train on this share of the other "
+    entities: tuple[str, ...] = option((), "train only on these entities' dialogues (default: all)")
+    replay: float = option(0.0, "with entities (--entity): also train on this share of the other "
                               "entities' dialogues, so an adapter that learned them keeps them "
                               "(e.g. 0.5 with --from-run; 0: none)")
-    init_adapter: str | None = _opt(None, "start from this adapter folder instead of a fresh LoRA "
+    init_adapter: str | None = option(None, "start from this adapter folder instead of a fresh LoRA "
                                           "(teach a new entity on top of an earlier run)")
-    checkpoint_every: int = _opt(50, "save a resumable checkpoint every N steps (0: only at the end)")
-    keep_checkpoints: int = _opt(2, "how many recent checkpoints to keep")
-    grad_checkpoint: bool = _opt(False, "recompute activations in the backward pass (less memory)")
-    cache_vision: bool = _opt(True, "compute each photo's image features once (vision is frozen)")
-    compile: bool | None = _opt(None, "compile the MLX step (default: on with Metal; it does not "
+    checkpoint_every: int = option(50, "save a resumable checkpoint every N steps (0: only at the end)")
+    keep_checkpoints: int = option(2, "how many recent checkpoints to keep")
+    grad_checkpoint: bool = option(False, "recompute activations in the backward pass (less memory)")
+    cache_vision: bool = option(True, "compute each photo's image features once (vision is frozen)")
+    compile: bool | None = option(None, "compile the MLX step (default: on with Metal; it does not "
                                       "speed up mlx-cpu)")
-    qlora_bits: int | None = _opt(None, "MLX: quantize a float base to 4 or 8 bits before LoRA")
-    dtype: str = _opt("auto", "compute dtype: auto (bf16 on CUDA, fp16 on MPS, else fp32)")
-    device: str = _opt("auto", "torch device: auto, cuda, mps or cpu")
-    kernel_impl: str = _opt("auto", "loss kernels: auto, fused or reference")
+    qlora_bits: int | None = option(None, "MLX: quantize a float base to 4 or 8 bits before LoRA")
+    dtype: str = option("auto", "compute dtype: auto (bf16 on CUDA, fp16 on MPS, else fp32)")
+    device: str = option("auto", "torch device: auto, cuda, mps or cpu")
+    kernel_impl: str = option("auto", "loss kernels: auto, fused or reference")
 
     def __post_init__(self):
         object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
@@ -142,8 +140,8 @@ def _problem(c: TrainConfig) -> str | None:
          f"turn_weights {c.turn_weights} must be three weights within 0..10 (caption, negative, entity), "
          f"not all 0"),
         (0.0 <= c.recognition <= 10.0, f"recognition {c.recognition} must be within 0..10 (0: off)"),
-        (isinstance(c.scenes, int) and 0 <= c.scenes <= 1000, f"scenes {c.scenes} must be a whole number "
-                                                                  f"within 0..1000"),
+        (isinstance(c.scenes, int) and 0 <= c.scenes <= 1000,
+         f"scenes {c.scenes} must be a whole number within 0..1000"),
         (isinstance(c.views, int) and 0 <= c.views <= 16, f"views {c.views} must be a whole number within 0..16"),
         (all(isinstance(e, str) and e for e in c.entities), f"entities {list(c.entities)} must be entity names"),
         (0.0 <= c.replay <= 1.0, f"replay {c.replay} must be within 0..1 (a share of the other "
