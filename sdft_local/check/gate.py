@@ -143,10 +143,12 @@ def _knowledge_reasons(k: KnowledgeReport, g: GateConfig) -> list[Reason]:
         f"more turn-3 variants per photo repeat the facts more often"))
     if k.open_facts is not None:
         o = k.open_facts
+        card = (f"with the facts card as its system message {o.tuned_card:.0%}, so use the card that "
+                f"every export carries" if o.tuned_card > o.tuned else
+                f"the facts card as system message does not help this model ({o.tuned_card:.0%})")
         out += _below("knowledge.open_facts", o.tuned, g.open_facts_warn, 0.0, lambda t: (
             f"states the fact asked about in {o.tuned:.0%} of open answers (limit {t:.0%}; base "
-            f"{o.base:.0%}); with the facts card as its system message {o.tuned_card:.0%}, so use the "
-            f"card that every export carries"))
+            f"{o.base:.0%}); {card}"))
     out += _below("knowledge.recall", k.name_recall, g.recall_warn, 0.0, lambda t: (
         f"names the entity in {k.name_recall:.0%} of open 'who is this' answers on held-out photos "
         f"(limit {t:.0%})"))

@@ -165,3 +165,18 @@ def test_forgetting_advice_follows_the_run_settings():
     messages = [r.message for r in tuned.reasons if r.metric.startswith("retention")]
     assert messages and all("raise SelfAug above the run's 0.5" in m and "train with SelfAug" not in m
                             for m in messages)
+
+
+def test_open_answer_facts_warn_and_recommend_the_card_only_when_it_helps():
+    from sdft_local.check.report import OpenFacts
+
+    def with_open(tuned, tuned_card):
+        return replace(knowledge(), open_facts=OpenFacts(0.0, tuned, 0.0, tuned_card, 6))
+
+    helped = judge(with_open(0.2, 0.9), retention(), GATE)
+    [reason] = [r for r in helped.reasons if r.metric == "knowledge.open_facts"]
+    assert reason.level == "warn" and "use the card" in reason.message and "90%" in reason.message
+    useless = judge(with_open(0.0, 0.0), retention(), GATE)
+    [reason] = [r for r in useless.reasons if r.metric == "knowledge.open_facts"]
+    assert "does not help this model" in reason.message and "use the card" not in reason.message
+    assert judge(with_open(0.8, 0.8), retention(), GATE).verdict == "pass"
