@@ -51,7 +51,7 @@ class EntityPlan:
 def plan_knowledge(store, unrelated: list, fact_options: int = 4) -> tuple[EntityPlan, ...]:
     """Questions for every entity: held-out photos, negatives, fact multiple choice."""
     entities = store.entities()
-    heldout = {e.id: tuple(_load(store, p) for p in store.photos(e.id, split="heldout")) for e in entities}
+    heldout = {e.id: tuple(load_photo(store, p) for p in store.photos(e.id, split="heldout")) for e in entities}
     plans = []
     for entity in entities:
         others = tuple(img for e in entities if e.id != entity.id for img in heldout[e.id])
@@ -135,7 +135,8 @@ def _fact_questions(entity, entities, heldout: tuple, k: int):
     return tuple(prompts), tuple(options), tuple(answers)
 
 
-def _load(store, photo):
+def load_photo(store, photo):
+    """A stored photo as an RGB PIL image."""
     from PIL import Image
 
     with Image.open(store.photo_path(photo.sha256)) as img:

@@ -85,12 +85,12 @@ def plan_open_facts(entity, entities, heldout: tuple, distractors: tuple[str, ..
 
 def open_fact_plans(store, distractors: tuple[str, ...]) -> tuple[OpenFactPlan, ...]:
     """Every entity with facts: its questions, about its own held-out photos."""
-    from .knowledge import _load
+    from .knowledge import load_photo
 
     entities = store.entities()
     plans = []
     for entity in (e for e in entities if e.facts):
-        heldout = tuple(_load(store, p) for p in store.photos(entity.id, split="heldout"))
+        heldout = tuple(load_photo(store, p) for p in store.photos(entity.id, split="heldout"))
         plans.append(plan_open_facts(entity, entities, heldout, distractors))
     return tuple(plans)
 

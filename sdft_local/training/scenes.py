@@ -19,7 +19,7 @@ from pathlib import Path
 from ..dialogue.recognition import LabeledImage, recognition_dialogues
 from ..dialogue.types import Dialogue
 
-SCENES_DIR = "recognition"
+RECOGNITION_DIR = "recognition"
 SCENE_LAYOUTS = ("objects", "object", "count", "shape", "position", "word")
 
 
@@ -28,7 +28,7 @@ def draw_scenes(root: Path, count: int, seed: int = 0) -> list[Path]:
     same scenes, so a rerun or a resumed run trains on identical pixels)."""
     from ..world.scene import make_scene, render_scene
 
-    folder = Path(root) / SCENES_DIR
+    folder = Path(root) / RECOGNITION_DIR
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
@@ -54,7 +54,7 @@ def augmented_views(root: Path, photo: Path, count: int, seed: int = 0) -> list[
     differently; never recoloured, since colour is often what tells one entity from another."""
     from PIL import Image, ImageEnhance
 
-    folder = Path(root) / SCENES_DIR
+    folder = Path(root) / RECOGNITION_DIR
     folder.mkdir(parents=True, exist_ok=True)
     with Image.open(photo) as img:
         img = img.convert("RGB")
