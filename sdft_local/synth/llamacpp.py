@@ -17,6 +17,9 @@ from .backends import Capabilities, GenerationOptions, PromptedBackend
 from .config import BackendConfig
 
 
+REREAD_TOKENS = 16
+
+
 class LlamaCppBackend(PromptedBackend):
     """A GGUF chat model on llama.cpp (CPU, Metal or CUDA, as llama-cpp-python was built)."""
 
@@ -26,10 +29,16 @@ class LlamaCppBackend(PromptedBackend):
         self.model_path = _existing_file(config.model, "GGUF model", "--synth-model")
         self.name = f"llama-cpp:{self.model_path.name}"
         self._llm = _load_llama(self.model_path, config, chat_handler)
+        self._last: tuple[list[dict], int] | None = None  # the last prompt and its token count
 
     def chat(self, messages: list[dict], image: Path | None, options: GenerationOptions) -> str:
         if image is not None:
             messages = _with_image(messages, image)
+        if self._last is not None and messages == self._last[0]:
+            # llama-cpp-python 0.3.36 answers an exact repeat of the last prompt from a broken
+            # cache (it replays one token, then writes nonsense), while a prompt that extends a
+            # cached prefix is correct: forget the prompt's tail so a retry re-reads it.
+            self._llm.n_tokens = max(0, self._last[1] - REREAD_TOKENS)
         try:
             out = self._llm.create_chat_completion(
                 messages=messages, max_tokens=options.max_tokens,
@@ -39,6 +48,7 @@ class LlamaCppBackend(PromptedBackend):
             raise BackendError(
                 f"{self.name}: {err}; raise the context size (BackendConfig.n_ctx) or use a "
                 f"shorter caption budget") from None
+        self._last = (messages, int(out["usage"]["prompt_tokens"]))
         return out["choices"][0]["message"].get("content") or ""
 
     def close(self) -> None:
