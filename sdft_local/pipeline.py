@@ -38,7 +38,7 @@ class PipelineOptions:
 
     stages: tuple[str, ...] = STAGES
     student_backend: str = "auto"
-    synth_backend: str = "template"
+    synth_backend: str | None = None  # None: the project's saved choice, else a local model found here
     train_flags: dict = field(default_factory=dict)  # TrainConfig fields, over project settings
     check_flags: dict = field(default_factory=dict)  # CheckConfig fields, over project settings
     export_formats: tuple[str, ...] = ("peft", "gguf")
@@ -72,14 +72,10 @@ def run_pipeline(store: Store, options: PipelineOptions = PipelineOptions()) -> 
 
 
 def _synthesize(store: Store, options: PipelineOptions) -> Iterator[object]:
-    from .synth import SynthConfig, backend_from_settings, open_models, synthesize
-    from .synth.config import dialogue_from_settings
+    from .synth import backend_from_settings, synthesize_project
 
-    settings = store.project.settings
-    backend_config = backend_from_settings(settings, name=options.synth_backend)
-    config = SynthConfig(dialogue=dialogue_from_settings(settings))
-    with open_models(store, backend_config, options.student_backend) as (student, backend):
-        yield from synthesize(store, config, backend=backend, student=student)
+    backend_config = backend_from_settings(store.project.settings, name=options.synth_backend)
+    yield from synthesize_project(store, backend_config=backend_config, student_backend=options.student_backend)
 
 
 def _train(store: Store, options: PipelineOptions) -> Iterator[object]:

@@ -20,36 +20,23 @@ class ChatAnswered:
     answer: str
 
 
-def synth_config(settings: dict):
-    from sdft_local.synth import SynthConfig
-    from sdft_local.synth.config import dialogue_from_settings
-
-    return SynthConfig(dialogue=dialogue_from_settings(settings))
-
-
 def synth_records(store, regenerate: bool = False) -> Iterator:
     """`sdft synth` (or `--regenerate`): dialogues for every training photo that needs them."""
-    from sdft_local.synth import backend_from_settings, open_models, synthesize
-    from sdft_local.synth.run import pending
+    from sdft_local.synth import SynthFinished, synthesize_project
 
-    config = synth_config(store.project.settings)
-    jobs, considered = pending(store, config, None, regenerate)  # fails fast, before any model
-    if not jobs:
-        yield f"All {considered} training photos have their dialogues (g rewrites them)."
-        return
-    yield f"Loading the base model {store.project.base_model} …"
-    with open_models(store, backend_from_settings(store.project.settings)) as (student, backend):
-        yield from synthesize(store, config, backend=backend, student=student, regenerate=regenerate)
+    for record in synthesize_project(store, regenerate=regenerate):
+        if isinstance(record, SynthFinished) and record.photos == 0:
+            yield f"All {record.skipped} training photos have their dialogues (g rewrites them)."
+        else:
+            yield record
 
 
 def regenerate_records(store, dialogue_id: int) -> Iterator:
     """`sdft dialogues edit ID --regenerate`: one dialogue written again with fresh choices."""
-    from sdft_local.synth import backend_from_settings, open_models, regenerate_dialogue
+    from sdft_local.synth import regenerate_one
 
-    config = synth_config(store.project.settings)
-    yield f"Loading the base model {store.project.base_model} …"
-    with open_models(store, backend_from_settings(store.project.settings)) as (student, backend):
-        yield regenerate_dialogue(store, dialogue_id, config, backend=backend, student=student)
+    yield f"Loading the synthesis model for {store.project.name} …"
+    yield from regenerate_one(store, dialogue_id)
 
 
 def train_records(store, config, resume: bool | int = False) -> Iterator:

@@ -24,3 +24,10 @@ def sdft_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "sdft_home"
     monkeypatch.setenv("SDFT_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def template_turn3(monkeypatch):
+    """Projects that name no turn-3 backend get the template in tests (a local GGUF otherwise):
+    fast and exact. Tests of the local default remove the variable."""
+    monkeypatch.setenv("SDFT_SYNTH_BACKEND", "template")

@@ -21,7 +21,7 @@ def demo_cmd(env: Env, reset: bool, steps: int | None, backend: str, base_model:
     """Teach the demo model about Biscuit the dog, offline, and show what changed.
 
     Creates a project (default name `demo`), adds two drawn pets with their facts and photos,
-    synthesizes the dialogues, trains, checks knowledge and retention, exports PEFT + GGUF, and
+    synthesizes the dialogues (turn 3 by the local quantized model found here), trains, checks knowledge and retention, exports PEFT + GGUF, and
     prints recognition, facts and retention before and after.
     """
     from dataclasses import replace
@@ -49,6 +49,8 @@ def demo_summary(done) -> dict:
     return {
         "project": done.project, "project_dir": done.project_dir, "base_model": done.base_model,
         "seconds": round(done.seconds, 1),
+        "turn3": {"by": done.synth.backend, "dialogues": done.synth.dialogues,
+                  "fallbacks": done.synth.entity_fallbacks} if done.synth else None,
         "recognition": {"before": rec(before), "after": rec(k_after)},
         "facts": {"before": before.fact_accuracy, "after": k_after.fact_accuracy if k_after else None},
         "name_recall": {"before": before.name_recall, "after": k_after.name_recall if k_after else None},
@@ -94,6 +96,10 @@ def _print(s: dict) -> None:
                  ["  … with the facts card", _fmt(o["card"]), _fmt(o["after_card"])]]
     out.print(table(f"Demo: {esc(s['project'])} on {esc(s['base_model'])} ({s['seconds']} s)",
                     ["", "before", "after"], rows))
+    if s["turn3"]:
+        t = s["turn3"]
+        out.print(f"Turn 3 of {t['dialogues']} dialogues written by {esc(t['by'])}"
+                  f" ({t['fallbacks']} fell back to the template)", highlight=False)
     if s["retention"]:
         r = s["retention"]
         out.print(f"Retention: probe accuracy {_fmt(r['accuracy_base'])} → {_fmt(r['accuracy_tuned'])}"

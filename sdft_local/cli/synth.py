@@ -13,7 +13,8 @@ import click
 from .common import Env, common_options, console, esc, stdout_console, table
 
 _BACKEND_HELP = ("Turn-3 backend: template, llama-cpp, llama-cpp-vlm, mlx-vlm, transformers or "
-                 "openai (default: the project's saved choice, else template).")
+                 "openai (default: the project's saved choice, else a local GGUF model found on this "
+                 "machine (see `sdft models`), else template).")
 
 
 @click.command("synth")
@@ -21,7 +22,7 @@ _BACKEND_HELP = ("Turn-3 backend: template, llama-cpp, llama-cpp-vlm, mlx-vlm, t
 @click.option("--backend", "-b", "backend_name", metavar="NAME", help=_BACKEND_HELP)
 @click.option("--synth-model", metavar="PATH", help="Model for the turn-3 backend (GGUF file or folder).")
 @click.option("--mmproj", metavar="PATH", help="Vision projector GGUF for llama-cpp-vlm.")
-@click.option("--n-ctx", type=int, help="Context size of llama-cpp backends (default 2048).")
+@click.option("--n-ctx", type=int, help="Context size of llama-cpp backends (default 1024).")
 @click.option("--threads", type=int, help="CPU threads of llama-cpp backends.")
 @click.option("--endpoint-url", metavar="URL",
               help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1.")
@@ -81,53 +82,26 @@ def _resolve(store, backend_flags: dict, dialogue_flags: dict):
 
 
 def _run(env: Env, store, config, backend_cfg, entities, regenerate, student_backend) -> dict:
-    from ..synth.backends import make_backend
-    from ..synth.run import check_backend, pending, synthesize
+    from ..synth.project import synthesize_project
 
-    jobs, considered = pending(store, config, entities, regenerate)
-    backend = make_backend(backend_cfg)
-    if hasattr(backend, "on_retry"):
-        backend.on_retry = lambda line: console().print(f"[yellow]retry:[/] {esc(line)}", highlight=False)
-    try:
-        check_backend(backend)
-        _show_backend(backend)
-        if not jobs:
-            return _nothing_to_do(considered, backend)
-        student = _load_student(store, student_backend)
-        events = synthesize(store, config, backend=backend, student=student,
-                            entities=entities, regenerate=regenerate)
-        return _render_progress(events)
-    finally:
-        backend.close()
+    retry = lambda line: console().print(f"[yellow]retry:[/] {esc(line)}", highlight=False)
+    records = synthesize_project(store, config, backend_cfg, entities=entities, regenerate=regenerate,
+                                 student_backend=student_backend, on_retry=retry)
+    return _render_progress(records)
 
 
-def _load_student(store, student_backend: str):
-    from ..models.student import make_student
-
-    with console().status(f"Loading the base model {store.project.base_model} ..."):
-        return make_student(store.project.base_model, student_backend)
-
-
-def _show_backend(backend) -> None:
-    from ..synth.run import backend_warnings
-
-    caps = backend.capabilities
-    where = "sees the photos" if caps.sees_images else "text only (captions and facts)"
-    console().print(f"Turn 3 by [bold]{esc(backend.name)}[/] — {esc(where)}", highlight=False)
-    for warning in backend_warnings(backend):
+def _show_backend(ready) -> None:
+    where = "sees the photos" if ready.sees_images else "text only (captions and facts)"
+    why = f"; {ready.chosen_because}" if ready.chosen_because else ""
+    console().print(f"Turn 3 by [bold]{esc(ready.backend)}[/] — {esc(where)}{esc(why)}", highlight=False)
+    for warning in ready.warnings:
         console().print(f"[yellow]warning:[/] {esc(warning)}", highlight=False)
-
-
-def _nothing_to_do(considered: int, backend) -> dict:
-    from ..synth.run import backend_warnings
-
-    return {"ok": True, "photos": 0, "skipped": considered, "dialogues": 0, "fallbacks": 0,
-            "seconds": 0.0, "backend": backend.name, "warnings": list(backend_warnings(backend))}
 
 
 def _render_progress(events) -> dict:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from ..synth.project import SynthBackendReady, SynthLoading
     from ..synth.run import SynthFinished, SynthProgressed, SynthStarted
 
     summary: dict = {"ok": True}
@@ -136,10 +110,15 @@ def _render_progress(events) -> dict:
     with Progress(*columns, console=console(), transient=False) as progress:
         task = None
         for event in events:
-            if isinstance(event, SynthStarted):
+            if isinstance(event, SynthBackendReady):
+                _show_backend(event)
+                summary |= {"backend": event.backend, "warnings": list(event.warnings),
+                            "chosen_because": event.chosen_because}
+            elif isinstance(event, SynthLoading):
+                progress.console.print(esc(event.message), highlight=False)
+            elif isinstance(event, SynthStarted):
                 task = progress.add_task("Synthesizing", total=event.photos)
-                summary |= {"student": event.student, "backend": event.backend,
-                            "warnings": list(event.warnings)}
+                summary |= {"student": event.student}
             elif isinstance(event, SynthProgressed):
                 progress.update(task, completed=event.done,
                                 description=f"Synthesizing ({event.entity})")
@@ -274,11 +253,6 @@ def _from_editor(text: str) -> str:
 
 
 def _regenerate(store, dialogue_id, student_backend):
-    from ..synth.config import SynthConfig, backend_from_settings, dialogue_from_settings
-    from ..synth.review import regenerate_dialogue
-    from ..synth.run import open_models
+    from ..synth.project import regenerate_one
 
-    settings = store.project.settings
-    config = SynthConfig(dialogue=dialogue_from_settings(settings))
-    with open_models(store, backend_from_settings(settings), student_backend) as (student, backend):
-        return regenerate_dialogue(store, dialogue_id, config, backend=backend, student=student)
+    return list(regenerate_one(store, dialogue_id, student_backend=student_backend))[-1]

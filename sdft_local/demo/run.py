@@ -47,6 +47,7 @@ class DemoFinished:
     export: object | None  # ExportResult
     seconds: float
     export_skipped: str | None = None  # why nothing was exported (the gate failed)
+    synth: object | None = None  # SynthFinished: how many dialogues, who wrote turn 3, fallbacks
 
 
 def run_demo(options: DemoOptions = DemoOptions()) -> Iterator[object]:
@@ -72,7 +73,8 @@ def run_demo(options: DemoOptions = DemoOptions()) -> Iterator[object]:
                 yield from _collect(run_pipeline(store, replace(pipeline, stages=("export",))), finals)
         yield DemoFinished(
             store.project.name, str(store.root), options.base_model, before, after, finals.get("train"),
-            getattr(finals.get("export"), "result", None), time.perf_counter() - started, skipped)
+            getattr(finals.get("export"), "result", None), time.perf_counter() - started, skipped,
+            finals.get("synthesize"))
     finally:
         store.close()
 

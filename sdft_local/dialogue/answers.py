@@ -39,6 +39,7 @@ class EntityRequest:
     fact: str | None = None
     caption: str = ""
     others: tuple[str, ...] = ()  # other entities' names: an answer naming one is confused
+    other_facts: tuple[tuple[str, str], ...] = ()  # (name, fact) of other entities: never borrowed
 
     @property
     def is_yes_no(self) -> bool:
@@ -216,7 +217,7 @@ def _stem(word: str) -> str:
 def _fact_missing(text: str, request: EntityRequest) -> str | None:
     if not request.fact:
         return None
-    wanted = content_words(request.fact)
+    wanted = content_words(request.fact) - content_words(request.name)  # the name is checked on its own
     found = wanted & content_words(text)
     if wanted and len(found) * 2 < len(wanted):
         return f"does not state the fact asked ({request.fact!r})"

@@ -1,7 +1,9 @@
-"""Writing one turn-3 answer: ask the backend, validate, retry, and fall back if asked to.
+"""Writing one turn-3 answer: ask the backend, validate and ground it, retry, fall back if asked to.
 
 Owns the retry policy (first try at the configured temperature, later ones hotter, each with a new
-seed) and the record of what happened (`ComposedAnswer`: text, who wrote
+seed), the checks every model answer passes before it is stored (`check_grounded`: the name, the fact
+asked, no contradiction, and no claim absent from the facts and caption, nor borrowed from another
+entity or the prompt's worked example) and the record of what happened (`ComposedAnswer`: text, who wrote
 it, attempts, the problems of rejected tries, whether the template stood in). Backend failures
 (`BackendError`: unreachable server, bad key) are not retried here: the remote backend retries
 its own transport, and a run must stop rather than fill a project with fallbacks.
@@ -13,11 +15,12 @@ import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..dialogue.answers import EntityRequest, check_answer, template_answer
+from ..dialogue.answers import EntityRequest, template_answer
+from ..dialogue.grounding import check_grounded
 from ..errors import SynthesisError
 from .backends import ChatBackend, GenerationOptions
 from .config import SynthConfig
-from .prompts import example_names
+from .prompts import example_facts, example_names
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,12 @@ def compose_entity_answer(backend: ChatBackend, request: EntityRequest, image: P
     if backend.capabilities.templated:
         text = backend.compose(request, image, GenerationOptions(seed=seed))
         return ComposedAnswer(text, backend.name, 1, False)
-    checked = replace(request, others=(*request.others, *_example_names(request)))
+    checked = replace(request, others=(*request.others, *_example_names(request)),
+                      other_facts=(*request.other_facts, *example_facts(request)))
     problems: list[str] = []
     for attempt in range(config.entity_attempts):
         raw = backend.compose(request, image, _options(config, seed, attempt))
-        check = check_answer(raw, checked, config.bounds)
+        check = check_grounded(raw, checked, config.bounds)
         if check.ok:
             return ComposedAnswer(check.text, backend.name, attempt + 1, False, tuple(problems))
         problems.append(f"try {attempt + 1}: {'; '.join(check.problems)}")

@@ -1,7 +1,8 @@
 """Configuration of dialogue synthesis: generation budgets, retries, and which backend writes turn 3.
 
 Owns `SynthConfig` (token budgets, turn-3 attempts, what to do with answers that never validate),
-`BackendConfig` (the turn-3 backend's name and model files), `EndpointConfig` (an OpenAI-compatible
+`BackendConfig` (the turn-3 backend's name and model files; a project that names none gets a
+local quantized model found on this machine, see `local_models.py`), `EndpointConfig` (an OpenAI-compatible
 server: base URL, model, the *name* of the environment variable holding the API key, whether photos
 may be sent) and their round trip through a project's settings. Precedence: flags, project
 settings, defaults. It never reads or stores an API key itself.
@@ -89,10 +90,15 @@ class BackendConfig:
     model: str | None = field(default=None, metadata={
         "help": "GGUF file (llama-cpp*), or model folder/id (mlx-vlm, transformers)."})
     mmproj: str | None = field(default=None, metadata={"help": "Vision projector GGUF (llama-cpp-vlm)."})
-    n_ctx: int = 2048
+    n_ctx: int = 1024
     n_threads: int | None = None
     n_gpu_layers: int = 0
     endpoint: EndpointConfig | None = None
+    chosen_because: str | None = None  # set when the project named no backend and one was picked
+
+    @property
+    def automatic(self) -> bool:
+        return self.chosen_because is not None
 
     def __post_init__(self):
         if self.name in BACKEND_NEEDS_MODEL and not self.model:
@@ -168,10 +174,25 @@ def backend_from_settings(settings: dict, **flags) -> BackendConfig:
     unknown = set(given) - known
     if unknown:
         raise ConfigError(f"unknown backend option(s) {sorted(unknown)}; known: {sorted(known)}")
+    known.discard("chosen_because")
     values = {k: saved[k] for k in known if k in saved} | given
     if "name" not in values:
-        values["name"] = "openai" if endpoint is not None else "template"
+        values |= _default_backend(values, endpoint)
     return BackendConfig(**values, endpoint=endpoint)
+
+
+def _default_backend(values: dict, endpoint: EndpointConfig | None) -> dict:
+    """The backend of a project that names none: its endpoint, the kind of the model it gives,
+    else a local quantized model found on this machine (`local_models.auto_backend`)."""
+    if endpoint is not None:
+        return {"name": "openai"}
+    if values.get("model"):
+        gguf = str(values["model"]).endswith(".gguf")
+        return {"name": ("llama-cpp-vlm" if values.get("mmproj") else "llama-cpp") if gguf else "transformers"}
+    from .local_models import auto_backend
+
+    choice = auto_backend()
+    return {**choice.options, "chosen_because": choice.reason}
 
 
 def _endpoint(saved: dict | None, flags: dict | None) -> EndpointConfig | None:
@@ -189,7 +210,8 @@ def _endpoint(saved: dict | None, flags: dict | None) -> EndpointConfig | None:
 
 def backend_settings(config: BackendConfig) -> dict:
     """What a project remembers about its turn-3 backend (paths and the key's variable name)."""
-    data = {k: v for k, v in asdict(config).items() if v is not None and k != "endpoint"}
+    skip = {"endpoint", "chosen_because"} | ({"name", "model", "mmproj"} if config.automatic else set())
+    data = {k: v for k, v in asdict(config).items() if v is not None and k not in skip}
     if config.endpoint is not None:
         data["endpoint"] = asdict(config.endpoint)
     return data

@@ -47,6 +47,12 @@ def example_names() -> tuple[str, ...]:
     return tuple(e["name"] for e in _EXAMPLES)
 
 
+def example_facts(request: EntityRequest) -> tuple[tuple[str, str], ...]:
+    """(name, fact) of the worked example `request` is shown: an answer must not copy them."""
+    ex = example_for(request)
+    return tuple((ex["name"], f) for f in (*ex["facts"], ex["caption"]))
+
+
 def entity_messages(request: EntityRequest, *, with_image: bool) -> list[dict]:
     """System, a worked example (user + assistant), then the request as the last user turn."""
     ex = example_for(request)
@@ -61,7 +67,8 @@ def entity_messages(request: EntityRequest, *, with_image: bool) -> list[dict]:
 
 
 def _user_text(request: EntityRequest, *, with_image: bool) -> str:
-    facts = "; ".join(request.facts) if request.facts else "none given"
+    # The fact asked, alone: given all of them, small models state whichever comes first.
+    facts = request.fact or ("; ".join(request.facts) if request.facts else "none given")
     lines = []
     if with_image:
         lines.append("Look at the attached photo.")
@@ -72,7 +79,7 @@ def _user_text(request: EntityRequest, *, with_image: bool) -> str:
     need = f"name {request.name}" + (f" and say the fact '{request.fact}'" if request.fact else "")
     lines += [
         f"Subject: {request.name}, {a_kind(request.kind)}.",
-        f"Facts: {facts}.",
+        f"{'Fact' if request.fact else 'Facts'}: {facts.rstrip('.')}.",
         f"Question: {request.question}",
         f"The answer must {need}.",
     ]

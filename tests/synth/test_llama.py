@@ -63,7 +63,7 @@ def test_synthesize_stores_smollm2_answers(project, student, smollm2):
     records = list_dialogues(project, entity="Biscuit")
     assert len(records) == 3
     sources = [r.turns[2].source for r in records]
-    assert set(sources) <= {SOURCE, "template"} and SOURCE in sources
+    assert set(sources) <= {SOURCE, "template"} and SOURCE in sources, [r.turns[2].meta for r in records]
     for record in records:
         third = record.turns[2]
         assert third.meta["attempts"] >= 1 and "Biscuit" in third.answer

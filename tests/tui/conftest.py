@@ -87,9 +87,8 @@ STAGE_SETTINGS = {"dialogue": {"variants": 1}, "train": {"steps": 2, "checkpoint
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory) -> Path:
     """'pets' with dialogues (template turn 3) and one finished 2-step run, built once per session."""
-    from sdft_local.synth import SynthConfig, backend_from_settings, open_models, synthesize
+    from sdft_local.synth import SynthConfig, project_config, synthesize_project
     from sdft_local.training import train
-    from sdft_tui.stages import synth_config
 
     root = tmp_path_factory.mktemp("trained")
     photos = root / "pictures"
@@ -100,10 +99,9 @@ def trained_template(tmp_path_factory) -> Path:
         mp.setenv("SDFT_HOME", str(root / "home"))
         mp.setenv("HF_HUB_OFFLINE", "1")
         store = make_pets(photos, STAGE_SETTINGS, photos=4)  # 3 train, 1 held out
-        config = SynthConfig(synth_config(store.project.settings).dialogue, caption_tokens=12,
+        config = SynthConfig(project_config(store).dialogue, caption_tokens=12,
                              negative_tokens=8)  # short answers: the tiny model's text is noise anyway
-        with open_models(store, backend_from_settings(store.project.settings)) as (student, backend):
-            list(synthesize(store, config, backend=backend, student=student))
+        list(synthesize_project(store, config))
         list(train(store))
         store.close()
     return root / "home" / "projects" / "pets"
