@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from . import atomic
 from .errors import ExistsError, NotFoundError, SdftError
 from .names import validate_name
+from .owner import process_alive
 from .paths import projects_dir, sdft_home
 
 DB_NAME = "project.db"
 PHOTOS_DIR = "photos"
-TMP_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -401,15 +402,16 @@ class Store:
                 if path.stem not in used:
                     path.unlink(missing_ok=True)
                     removed.append(path)
-        for path in self.root.rglob(TMP_PREFIX + "*"):
-            if not _owner_alive(path.name):
-                path.unlink(missing_ok=True)
+        for path in self.root.rglob(".*.sdft-*"):
+            pid = atomic.temp_owner(path.name)
+            if pid is not None and not process_alive(pid):
+                atomic.remove(path)
                 removed.append(path)
         return removed
 
     def staging_path(self) -> Path:
         """A fresh temp file name inside the project (same filesystem as the photo folder)."""
-        return self.root / PHOTOS_DIR / f"{TMP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}"
+        return atomic.temp_path(self.root / PHOTOS_DIR / "incoming", "photo")
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -445,15 +447,6 @@ def split_key(entity_id: int, sha256: str) -> str:
     return hashlib.sha256(f"{entity_id}:{sha256}".encode()).hexdigest()
 
 
-def _owner_alive(tmp_name: str) -> bool:
-    from .owner import process_alive
-
-    try:
-        return process_alive(int(tmp_name[len(TMP_PREFIX):].split("-", 1)[0]))
-    except ValueError:
-        return False
-
-
 def _clean_fact(fact: str) -> str:
     fact = " ".join(str(fact).split())
     if len(fact) > 300:
@@ -477,11 +470,7 @@ def current_project_file() -> Path:
 
 
 def set_current_project(name: str) -> None:
-    path = current_project_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}")
-    tmp.write_text(name)
-    os.replace(tmp, path)
+    atomic.write_text(current_project_file(), name)
 
 
 def current_project() -> str | None:

@@ -10,14 +10,15 @@ It does not judge anything (see `retention.py`, `gate.py`).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from .. import atomic
 from ..paths import cache_dir
 from .batch import BatchScorer, Prompt, staged
 from .metrics import top_k
@@ -76,23 +77,17 @@ class BaseCache:
 
     def save_suite(self, key: str, suite: BaseSuite) -> None:
         offsets = np.cumsum([0] + [len(a) for a in suite.top_ids])
-        self._write(f"suite-{key}.npz", lambda f: np.savez(
-            f, answers=np.array(json.dumps(list(suite.answers))), correct=suite.correct,
-            offsets=offsets, ids=np.concatenate(suite.top_ids), lp=np.concatenate(suite.top_lp)))
+        buffer = io.BytesIO()
+        np.savez(buffer, answers=np.array(json.dumps(list(suite.answers))), correct=suite.correct,
+                 offsets=offsets, ids=np.concatenate(suite.top_ids), lp=np.concatenate(suite.top_lp))
+        atomic.write_bytes(self.dir / f"suite-{key}.npz", buffer.getvalue())
 
     def load_json(self, key: str):
         path = self.dir / f"{key}.json"
         return json.loads(path.read_text("utf-8")) if path.is_file() else None
 
     def save_json(self, key: str, value) -> None:
-        self._write(f"{key}.json", lambda f: f.write(json.dumps(value).encode()))
-
-    def _write(self, name: str, write) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f".tmp-{os.getpid()}-{name}"
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, self.dir / name)
+        atomic.write_text(self.dir / f"{key}.json", json.dumps(value))
 
 
 def greedy_answers(scorer: BatchScorer, prompts: Sequence[Prompt], max_new_tokens: int, stage: str):

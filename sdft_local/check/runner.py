@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -190,10 +189,10 @@ def adapter_for_backend(adapter_dir: Path, backend: str) -> Path:
         digest.update(path.name.encode() + path.read_bytes())
     target = cache_dir() / "check" / "adapters" / f"{digest.hexdigest()[:20]}-{want}"
     if not target.is_dir():
-        tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
+        from .. import atomic
+
         adapter = read_adapter(adapter_dir)
-        (write_peft(adapter, tmp) if want == "peft" else write_mlx(adapter, tmp))
-        os.replace(tmp, target)
+        atomic.write_folder(target, lambda tmp: write_peft(adapter, tmp) if want == "peft" else write_mlx(adapter, tmp))
     return target
 
 

@@ -4,25 +4,18 @@ Owns `staged_folder`: files are written into a hidden temporary folder beside th
 filesystem, so the final rename is atomic) and renamed into place only when the caller finishes
 without error; an interrupted export (exception, the caller dropping the generator, SIGKILL)
 leaves nothing at the target. Temporary folders of dead processes are swept on the next export
-into the same parent. An existing target is refused unless `overwrite`.
+into the same parent (names and renames: `sdft_local.atomic`). An existing target is refused
+unless `overwrite`.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .. import atomic
 from ..errors import ExistsError, ExportError
-from ..owner import process_alive
-
-STAGING_TAG = ".sdft-export-"
-SCRATCH_TAG = ".sdft-scratch-"
-RETIRED_TAG = ".sdft-retired-"
-_TEMP_NAME = re.compile(r"^\..*(\.sdft-export-|\.sdft-scratch-|\.sdft-retired-)(\d+)-[0-9a-f]+$")
 
 
 def check_target(target: Path, overwrite: bool) -> Path:
@@ -61,12 +54,12 @@ def scratch_folder(target: Path) -> Iterator[Path]:
     into the export), removed on exit."""
     target = Path(target).expanduser().resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = target.parent / f".{target.name}{SCRATCH_TAG}{os.getpid()}-{os.urandom(4).hex()}"
+    scratch = atomic.temp_path(target, "scratch")
     scratch.mkdir()
     try:
         yield scratch
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        atomic.remove(scratch)
 
 
 @contextmanager
@@ -75,49 +68,28 @@ def staged_folder(target: Path, *, overwrite: bool = False) -> Iterator[Path]:
     target = check_target(target, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(target.parent)
-    staging = target.parent / f".{target.name}{STAGING_TAG}{os.getpid()}-{os.urandom(4).hex()}"
+    staging = atomic.temp_path(target, "export")
     staging.mkdir()
     try:
         yield staging
         publish(staging, target, overwrite=overwrite)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        atomic.remove(staging)
 
 
 def publish(staging: Path, target: Path, *, overwrite: bool) -> None:
-    """Rename `staging` to `target`; an old target is moved aside first and removed after."""
+    """Rename `staging` to `target` (the old target moved aside first, removed after)."""
     check_target(target, overwrite)
-    retired = None
-    if target.exists() or target.is_symlink():
-        retired = target.parent / f".{target.name}{RETIRED_TAG}{os.getpid()}-{os.urandom(4).hex()}"
-        os.replace(target, retired)
     try:
-        os.replace(staging, target)
+        atomic.replace_folder(staging, target)
     except OSError as err:
-        if retired is not None:
-            os.replace(retired, target)
         raise ExportError(f"could not move the finished export to {target}: {err}") from None
-    if retired is not None:
-        _remove(retired)
 
 
 def sweep_stale(parent: Path) -> list[Path]:
-    """Remove temporary export folders left in `parent` by processes that no longer run."""
-    removed = []
-    for entry in Path(parent).iterdir() if Path(parent).is_dir() else ():
-        match = _TEMP_NAME.match(entry.name)
-        if match and not process_alive(int(match.group(2))):
-            _remove(entry)
-            removed.append(entry)
-    return removed
+    """Remove temporary folders left in `parent` by processes that no longer run."""
+    return atomic.sweep_stale(parent)
 
 
 def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)

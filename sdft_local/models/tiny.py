@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -97,18 +94,10 @@ def build_tiny_qwen2vl(out_dir: str | Path, *, spec: TinySpec = TinySpec(),
     Files are written to a temporary sibling folder and renamed into place when complete, so a
     crash never leaves a half-built model where a loader would find it.
     """
+    from .. import atomic
+
     out_dir = Path(out_dir).expanduser().resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        _write_model(tmp, spec, corpus)
-        _make_readable(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+    return atomic.write_folder(out_dir, lambda tmp: (_write_model(tmp, spec, corpus), _make_readable(tmp)))
 
 
 def _make_readable(folder: Path) -> None:

@@ -9,12 +9,12 @@ placeholders and an `images` list; each assistant message carries its loss `weig
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable
 
+from .. import atomic
 from ..dialogue.types import Dialogue
 from ..errors import ConfigError, ExportError
 from ..store import Store
@@ -117,14 +117,9 @@ def export_jsonl(store: Store, path: str | Path, *, entity: str | None = None,
     if not records:
         raise ExportError("no dialogues match; run `sdft synth` first or relax --status/--split")
     target = Path(path).expanduser()
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    lines = "".join(json.dumps(chat_record(r, system), ensure_ascii=False) + "\n" for r in records)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(chat_record(record, system), ensure_ascii=False) + "\n")
-        os.replace(tmp, target)
+        atomic.write_text(target, lines)
     except OSError as err:
         raise ExportError(f"cannot write {target}: {err.strerror}; pick a writable path") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return ExportSummary(str(target.resolve()), len(records), len({r.photo_id for r in records}))

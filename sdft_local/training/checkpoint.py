@@ -3,8 +3,8 @@
 A checkpoint `checkpoints/step-NNNNNNN/` holds the LoRA weights and AdamW moments in canonical
 numpy form (`lora.safetensors`, `optimizer.safetensors`), the backend's RNG state
 (`rng.safetensors`), `state.json` (step, data position, loss history, clock) and `adapter/`, the
-native adapter at that step. Every folder is built under a `.partial-*` name and renamed into
-place, so a run killed at any instant leaves either the old or the new checkpoint, never half of
+native adapter at that step. Every folder is built under a temporary name (`atomic.py`) and renamed
+into place, so a run killed at any instant leaves either the old or the new checkpoint, never half of
 one; resuming picks the highest complete step. Safetensors and JSON only: nothing is unpickled.
 
 Also owns mapping an adapter folder of either format (PEFT or mlx-vlm, read by `export.adapters`)
@@ -15,19 +15,17 @@ It does not know about the training loop or the store.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from ..atomic import sweep_stale, write_folder
 from ..errors import TrainingError
 
 CHECKPOINTS = "checkpoints"
-PARTIAL = ".partial-"
 STEP_DIR = re.compile(r"^step-(\d{7})$")
 TRAIN_RECORD = "sdft_train.json"
 
@@ -42,28 +40,6 @@ class Checkpoint:
     rng: dict[str, np.ndarray]
 
 
-def write_atomically(target: Path, fill: Callable[[Path], None]) -> Path:
-    """Build a folder with `fill(tmp)` and rename it to `target`, replacing any old one."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f"{PARTIAL}{target.name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        fill(tmp)
-        _fsync_tree(tmp)
-        old = None
-        if target.exists():
-            old = target.parent / f"{PARTIAL}old-{target.name}-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
 def save_checkpoint(run_dir: Path, step: int, *, student, state: dict, keep: int) -> Path:
     lora = student.lora_arrays()
     moments, opt_step = student.optimizer_arrays()
@@ -76,7 +52,7 @@ def save_checkpoint(run_dir: Path, step: int, *, student, state: dict, keep: int
         (tmp / "state.json").write_text(json.dumps({**state, "step": step, "optimizer_step": opt_step}))
         student.save_adapter(tmp / "adapter")
 
-    path = write_atomically(Path(run_dir) / CHECKPOINTS / f"step-{step:07d}", fill)
+    path = write_folder(Path(run_dir) / CHECKPOINTS / f"step-{step:07d}", fill)
     prune_checkpoints(run_dir, keep)
     return path
 
@@ -100,9 +76,7 @@ def restore(student, checkpoint: Checkpoint) -> None:
 def prune_checkpoints(run_dir: Path, keep: int) -> None:
     for _, path in _complete_steps(run_dir)[:-keep]:
         shutil.rmtree(path, ignore_errors=True)
-    for stale in (Path(run_dir) / CHECKPOINTS).glob(PARTIAL + "*"):
-        if not _owned_by_live_process(stale.name):
-            shutil.rmtree(stale, ignore_errors=True)
+    sweep_stale(Path(run_dir) / CHECKPOINTS)
 
 
 def _complete_steps(run_dir: Path) -> list[tuple[int, Path]]:
@@ -119,7 +93,7 @@ def save_adapter_folder(target: Path, student, record: dict) -> Path:
         student.save_adapter(tmp)
         (tmp / TRAIN_RECORD).write_text(json.dumps(record, indent=2, default=str))
 
-    return write_atomically(target, fill)
+    return write_folder(target, fill)
 
 
 # --- adapters of either format → canonical ------------------------------------------------------
@@ -163,19 +137,3 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
     from safetensors.numpy import load_file
 
     return load_file(str(path))
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as f:
-                os.fsync(f.fileno())
-
-
-def _owned_by_live_process(name: str) -> bool:
-    from ..owner import process_alive
-
-    try:
-        return process_alive(int(name.rsplit("-", 1)[1]))
-    except (ValueError, IndexError):
-        return False

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import random
 from pathlib import Path
 
+from .. import atomic
 from ..dialogue.recognition import LabeledImage, recognition_dialogues
 from ..dialogue.types import Dialogue
 
@@ -43,9 +43,7 @@ def _write_once(folder: Path, image) -> Path:
     data = buffer.getvalue()
     path = folder / f"{hashlib.sha256(data).hexdigest()[:24]}.png"
     if not path.is_file():
-        tmp = folder / f".tmp-{os.getpid()}-{path.name}"
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        atomic.write_bytes(path, data)
     return path
 
 

@@ -65,4 +65,4 @@ def test_sigkill_mid_batch_leaves_no_orphan_and_no_dangling_row(store, home, tmp
     rows = {p.sha256 for p in reopened.photos()}
     on_disk = {p.stem for p in (reopened.root / "photos").glob("*/*.png")}
     assert len(rows) == 2 and rows == on_disk
-    assert list((reopened.root / "photos").glob(".tmp-*")) == []
+    assert list((reopened.root / "photos").glob(".*.sdft-*")) == []

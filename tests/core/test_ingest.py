@@ -125,7 +125,7 @@ def test_failure_inside_the_transaction_leaves_no_file_and_no_row(store, tmp_pat
         list(ingest_photos(store, ent, [photo(tmp_path / "a.png", 1)]))
     assert store.photos() == []
     assert list((store.root / "photos").rglob("*.png")) == []
-    assert list((store.root / "photos").glob(".tmp-*")) == []
+    assert list((store.root / "photos").glob(".*.sdft-*")) == []
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -59,7 +59,7 @@ def test_sweep_removes_orphans_and_dead_tmp(store):
     orphan = store.photo_path("ab" * 32)
     orphan.parent.mkdir(parents=True)
     orphan.write_bytes(b"x")
-    dead_tmp = store.root / "photos" / ".tmp-999999999-abc"
+    dead_tmp = store.root / "photos" / ".incoming.sdft-photo-999999999-abc0"
     dead_tmp.write_bytes(b"x")
     live_tmp = store.staging_path()
     live_tmp.write_bytes(b"x")

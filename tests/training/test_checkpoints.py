@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from sdft_local.training import TrainConfig, TrainFinished, TrainStarted, train
-from sdft_local.training.checkpoint import latest_checkpoint, read_adapter, write_atomically
+from sdft_local.atomic import write_folder
+from sdft_local.training.checkpoint import latest_checkpoint, read_adapter
 
 CHILD = """
 import json, sys, torch
@@ -56,19 +57,19 @@ def test_sigkilled_run_resumes_from_its_last_checkpoint(tiny_model_dir, dialogue
     assert isinstance(resumed[0], TrainStarted) and resumed[0].start_step == killed_at
     assert resumed[-1].state == "finished" and resumed[-1].steps == 60
     assert resumed[-1].metrics["history"] == pytest.approx(straight[-1].metrics["history"], rel=1e-6)
-    assert not list((run_dir / "checkpoints").glob(".partial-*"))
+    assert not list((run_dir / "checkpoints").glob(".*.sdft-*"))
 
 
 def test_atomic_folder_leaves_old_or_new_never_half(tmp_path):
     target = tmp_path / "adapter"
-    write_atomically(target, lambda d: (d / "a.txt").write_text("old"))
+    write_folder(target, lambda d: (d / "a.txt").write_text("old"))
 
     def crash(folder):
         (folder / "a.txt").write_text("half")
         raise RuntimeError("killed mid-write")
 
     with pytest.raises(RuntimeError):
-        write_atomically(target, crash)
+        write_folder(target, crash)
     assert (target / "a.txt").read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
 
