@@ -1,6 +1,6 @@
 """Pretrain the demo model (built-in id `demo`) on the demo world, with torch on CPU.
 
-A thin command over `sdft_local.demo.pretrain.pretrain_demo`: it lowers its own priority, pins
+A thin command over `scripts.pretraining.pretrain.pretrain_demo`: it lowers its own priority, pins
 torch's thread count, logs progress to a file (and stdout), and resumes from the checkpoint in
 --work when one is there, so an interrupted run continues with exactly the same data.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sdft_local.demo.pretrain import (PretrainConfig, PretrainEvaluated, PretrainFinished,  # noqa: E402
+from scripts.pretraining.pretrain import (PretrainConfig, PretrainEvaluated, PretrainFinished,  # noqa: E402
                                       PretrainProgressed, VisionProgressed, pretrain_demo)
 
 

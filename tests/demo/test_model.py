@@ -56,7 +56,7 @@ def test_folder_is_small_and_complete(demo_dir):
 
 def test_trained_on_the_data_the_current_code_makes(demo_dir):
     """Changing the world, the questions or the mix without pretraining again fails here."""
-    from sdft_local.demo.pretrain import PretrainConfig, data_fingerprint
+    from scripts.pretraining.pretrain import PretrainConfig, data_fingerprint
     from sdft_local.world.questions import PROBE_VERSION
 
     report = json.loads((demo_dir / "pretrain_report.json").read_text())

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from sdft_local.demo.pretrain import (PretrainConfig, PretrainFinished, PretrainProgressed, VisionProgressed,
+from scripts.pretraining.pretrain import (PretrainConfig, PretrainFinished, PretrainProgressed, VisionProgressed,
                                       build_initial_model, learning_rate, pretrain_demo)
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_vision_targets_follow_the_scene_spec():
     import random
 
     from sdft_local.world.draw import KINDS
-    from sdft_local.demo.vision_warmup import IGNORE, scene_targets
+    from scripts.pretraining.vision_warmup import IGNORE, scene_targets
     from sdft_local.world.scene import ITEM_COLORS, POSITIONS, WORDS, make_count, make_objects, make_single, make_word
 
     rng = random.Random(0)
@@ -104,7 +104,7 @@ def test_each_answer_counts_once_whatever_its_length():
     import numpy as np
     import torch
 
-    from sdft_local.demo.pretrain import IGNORE, answer_mean_loss, answer_weights
+    from scripts.pretraining.pretrain import IGNORE, answer_mean_loss, answer_weights
 
     labels = np.array([[IGNORE, 5, 6, IGNORE, 7, IGNORE], [1, IGNORE, IGNORE, 2, 3, 4]])
     weights, answers = answer_weights(labels)

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from sdft_local.demo import mix
+from scripts.pretraining import mix
 from sdft_local.world import questions
 from sdft_local.world.draw import KINDS
 from sdft_local.world.questions import (COUNT_WORDS, PROBE_FAMILIES, TEXT_FACTS, YES, probe_items, probe_specs,
@@ -109,7 +109,7 @@ def test_the_check_scores_exactly_these_items():
 
 
 def test_dialogue_labels_cover_only_the_answers(tiny_model_dir):
-    from sdft_local.demo.pretrain import IGNORE, encode_dialogue
+    from scripts.pretraining.pretrain import IGNORE, encode_dialogue
     from sdft_local.models.processor import load_processor
 
     processor = load_processor(tiny_model_dir)

@@ -14,9 +14,9 @@ import functools
 import random
 from dataclasses import dataclass
 
-from ..world import questions
-from ..world import scene as world
-from ..world.draw import COLORS, KINDS
+from sdft_local.world import questions
+from sdft_local.world import scene as world
+from sdft_local.world.draw import COLORS, KINDS
 
 # Relative weight of each scene layout; counting and reading get more practice.
 LAYOUT_WEIGHTS = {"shape": 2, "object": 2, "position": 3, "count": 5, "objects": 3, "word": 3}
@@ -27,7 +27,7 @@ MAX_TURNS = 4
 
 def demo_spec():
     """The demo model's shape: 16 image tokens per 112×112 photo, about 5 M parameters."""
-    from ..models.tiny import TinySpec
+    from sdft_local.models.tiny import TinySpec
 
     return TinySpec(seed=0, vocab_budget=1024, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
                     num_key_value_heads=2, intermediate_size=768, mrope_section=(8, 12, 12),
@@ -77,9 +77,9 @@ def _text_dialogue(rng: random.Random) -> Dialogue:
 
 def demo_corpus_lines(n_dialogues: int = 3000, seed: int = 0) -> list[str]:
     """Tokenizer corpus: the built-in English lines plus the world's, the SDFT pools' and the entities' words."""
-    from ..dialogue import pools
-    from ..models.tokenizer import corpus_lines
-    from .entities import DEMO_ENTITIES
+    from sdft_local.dialogue import pools
+    from sdft_local.models.tokenizer import corpus_lines
+    from sdft_local.demo.entities import DEMO_ENTITIES
 
     rng = random.Random(f"sdft-demo-corpus:{seed}")
     lines = list(corpus_lines())

@@ -25,10 +25,10 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import ConfigError
+from sdft_local.errors import ConfigError
 from . import mix
-from ..world import questions
-from ..world.scene import render_scene
+from sdft_local.world import questions
+from sdft_local.world.scene import render_scene
 
 IGNORE = -100
 SHIPPED_FILES = ("config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
@@ -128,7 +128,7 @@ def _cosine(config: PretrainConfig, step: int) -> float:
 
 def build_initial_model(folder: Path) -> Path:
     """The untrained demo model: the tiny factory's folder at the demo shape and tokenizer."""
-    from ..models.tiny import build_tiny_qwen2vl
+    from sdft_local.models.tiny import build_tiny_qwen2vl
 
     if not (folder / "model.safetensors").is_file():
         build_tiny_qwen2vl(folder, spec=mix.demo_spec(), corpus=mix.demo_corpus_lines())
@@ -221,7 +221,7 @@ def _load(folder: Path):
     import torch
     from transformers import Qwen2VLForConditionalGeneration
 
-    from ..models.processor import load_processor
+    from sdft_local.models.processor import load_processor
 
     model = Qwen2VLForConditionalGeneration.from_pretrained(str(folder), dtype=torch.float32,
                                                             use_safetensors=True, local_files_only=True)
@@ -308,7 +308,7 @@ def encode_dialogue(processor, dialogue: mix.Dialogue) -> dict:
     The labels cover each answer's tokens and its `<|im_end|>`; system, user, image tokens and
     the assistant headers are ignored.
     """
-    from ..models.chat import build_inputs
+    from sdft_local.models.chat import build_inputs
 
     image = None if dialogue.scene is None else render_scene(dialogue.scene)
     inputs = build_inputs(processor, dialogue.messages(), image, add_generation_prompt=False)
@@ -318,7 +318,7 @@ def encode_dialogue(processor, dialogue: mix.Dialogue) -> dict:
 
 def assistant_labels(tokenizer, ids: np.ndarray) -> np.ndarray:
     """`ids` where a token belongs to an assistant answer (its end token included), else -100."""
-    from ..training.examples import SpecialIds, message_spans
+    from sdft_local.training.examples import SpecialIds, message_spans
 
     special = SpecialIds.from_tokenizer(tokenizer)
     cache: dict[int, str] = {}
@@ -355,7 +355,7 @@ def collate(rows: list[dict], pad_id: int) -> dict:
 
 def probe_accuracy(model, processor, items, batch_size: int = 32) -> float:
     """Share of `items` whose best option by log-probability (option + end of turn) is the answer."""
-    from ..models.chat import build_inputs
+    from sdft_local.models.chat import build_inputs
 
     rows, owners = [], []
     for k, item in enumerate(items):

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import mix
-from ..world.draw import KINDS
+from sdft_local.world.draw import KINDS
 from .pretrain import IGNORE
-from ..world.questions import clear_position
-from ..world.scene import ITEM_COLORS, POSITIONS, WORDS, Scene, make_scene, position_of, render_scene
+from sdft_local.world.questions import clear_position
+from sdft_local.world.scene import ITEM_COLORS, POSITIONS, WORDS, Scene, make_scene, position_of, render_scene
 
 # Class heads (cross-entropy; -100 where the scene has no single answer) and presence heads (multi-hot).
 CLASS_HEADS = {"colour": len(ITEM_COLORS), "kind": len(KINDS), "count": 6, "position": len(POSITIONS),
