@@ -2,7 +2,8 @@
 step's numbers are added up.
 
 Owns `token_ce` / `token_kl` (the one place the trainers reach the loss kernels: the output
-projection fused with CE or KL, evaluated only at the gathered positions) and `StepTotals`, the
+projection fused with CE or KL, evaluated only at the gathered positions), `objective` (CE + λ·KL,
+written once for both backends) and `StepTotals`, the
 framework-free bookkeeping of a step: Σ w·CE / Σ w overall and per turn kind, and SelfAug's mean
 KL over weight-0 text positions. It does not run models (see `torch_backend.py`, `mlx_backend.py`).
 """
@@ -28,6 +29,22 @@ def token_kl(hidden, base_hidden, weight, impl: str = "auto"):
     from sdft_kernels import linear_kl
 
     return linear_kl(hidden, base_hidden, weight, impl=impl)
+
+
+def objective(hidden, weight, ce_index, targets, ce_weights, total_weight, *, base_hidden=None,
+              kl_index=None, selfaug: float = 0.0, total_kl=1, impl: str = "auto"):
+    """The training objective of one micro-batch, for torch and MLX arrays alike:
+    Σ w·CE / `total_weight`, plus `selfaug` · Σ KL(base ‖ tuned) / `total_kl` at `kl_index` when
+    `base_hidden` (the base model's hidden states there, no gradient) is given.
+
+    Returns (loss, per-position CE, Σ KL or None).
+    """
+    ce = token_ce(hidden[ce_index], weight, targets, impl)
+    loss = (ce * ce_weights).sum() / total_weight
+    if base_hidden is None:
+        return loss, ce, None
+    kl_sum = token_kl(hidden[kl_index], base_hidden, weight, impl).sum()
+    return loss + selfaug * kl_sum / total_kl, ce, kl_sum
 
 
 @dataclass

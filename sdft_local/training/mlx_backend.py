@@ -23,7 +23,7 @@ from ..errors import TrainingError
 from ..models.processor import read_model_config
 from .config import TrainConfig
 from .lora import canonical_key, starting_lora, target_shapes
-from .losses import token_ce, token_kl
+from .losses import objective, token_ce
 
 LM_PREFIX = "language_model.model."
 QUANT_GROUP = 64
@@ -90,14 +90,10 @@ class MlxStudent:
 
     def _loss(self, arrays, features, base, total_weight, total_kl):
         hidden = self._hidden(arrays["ids"], arrays["pos"], arrays["img"], features)
-        ce = token_ce(hidden[arrays["ce"]], self.out_weight, arrays["tgt"], self.config.kernel_impl)
-        loss = (ce * arrays["w"]).sum() / total_weight
-        kl_sum = self.mx.array(0.0)
-        if base is not None:
-            kl = token_kl(hidden[arrays["kl"]], base, self.out_weight, self.config.kernel_impl)
-            kl_sum = kl.sum()
-            loss = loss + self.config.selfaug * kl_sum / total_kl
-        return loss, ce, kl_sum
+        loss, ce, kl_sum = objective(hidden, self.out_weight, arrays["ce"], arrays["tgt"], arrays["w"], total_weight,
+                                     base_hidden=base, kl_index=arrays["kl"], selfaug=self.config.selfaug,
+                                     total_kl=total_kl, impl=self.config.kernel_impl)
+        return loss, ce, self.mx.array(0.0) if kl_sum is None else kl_sum
 
     def _make_step(self):
         import mlx.nn as nn

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import TrainingError
 from .config import TrainConfig
 from .lora import canonical_key, starting_lora, target_shapes
-from .losses import token_ce, token_kl
+from .losses import objective, token_ce
 
 
 class TorchStudent:
@@ -87,18 +87,16 @@ class TorchStudent:
     def micro_step(self, batch, features, total_weight: float, total_kl: int):
         """Backward of this micro-batch's share of the step objective; returns (CE per position, Σ KL)."""
         hidden = self._hidden(batch, features)
-        ce = token_ce(hidden[self._index(batch.ce_index)], self.out_weight,
-                      self._index(batch.ce_targets).long(), self.config.kernel_impl)
-        loss = (ce * self._index(batch.ce_weights)).sum() / total_weight
-        kl_sum = 0.0
+        kl_idx = base = None
         if self.config.selfaug and batch.kl_index.size:
             kl_idx = self._index(batch.kl_index)
             base = self._base_hidden(batch, features)[kl_idx]
-            kl = token_kl(hidden[kl_idx], base, self.out_weight, self.config.kernel_impl)
-            loss = loss + self.config.selfaug * kl.sum() / total_kl
-            kl_sum = float(kl.detach().sum())
+        loss, ce, kl_sum = objective(
+            hidden, self.out_weight, self._index(batch.ce_index), self._index(batch.ce_targets).long(),
+            self._index(batch.ce_weights), total_weight, base_hidden=base, kl_index=kl_idx,
+            selfaug=self.config.selfaug, total_kl=total_kl, impl=self.config.kernel_impl)
         loss.backward()
-        return ce.detach().float().cpu().numpy(), kl_sum
+        return ce.detach().float().cpu().numpy(), 0.0 if kl_sum is None else float(kl_sum.detach())
 
     def eval_batch(self, batch, features) -> np.ndarray:
         self.model.eval()
