@@ -44,12 +44,13 @@ sys.path.insert(0, str(ROOT))
 # Every method on the same dialogues and seeds; "default" is what `sdft train` and `sdft demo` do.
 SDFT, SFT = (0.2, 0.3, 0.5), (0.0, 0.0, 1.0)
 METHODS = {
-    "sft": {"turn_weights": SFT, "selfaug": 0.0, "recognition": 0.0},
+    "sft": {"turn_weights": SFT, "turns": ("entity",), "selfaug": 0.0, "recognition": 0.0},
     "sdft": {"turn_weights": SDFT, "selfaug": 0.0, "recognition": 0.0},
     "sdft_selfaug": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.0},
     "sdft_recognition": {"turn_weights": SDFT, "selfaug": 0.0, "recognition": 0.5},
     "default": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.5},
-    "default_no_negative": {"turn_weights": (0.2, 0.0, 0.5), "selfaug": 2.0, "recognition": 0.5},
+    "default_no_negative": {"turn_weights": SDFT, "turns": ("caption", "entity"), "selfaug": 2.0,
+                            "recognition": 0.5},
     "default_no_views": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.5, "views": 0},
 }
 FOCUS = "Biscuit"  # the entity the tables single out; the other one is its hard negative

@@ -12,7 +12,7 @@ imports nothing from `sdft_local`: the package stands alone. torch and mlx are i
 an array of theirs is passed in.
 """
 
-from sdft_kernels.api import IMPL_ENV, linear_cross_entropy, linear_kl
+from sdft_kernels.api import IMPL_ENV, IMPLS, linear_cross_entropy, linear_kl
 from sdft_kernels.probe import available
 
-__all__ = ["IMPL_ENV", "available", "linear_cross_entropy", "linear_kl"]
+__all__ = ["IMPLS", "IMPL_ENV", "available", "linear_cross_entropy", "linear_kl"]

@@ -39,6 +39,7 @@ def _flag(*names, help_field: str | None = None, **kw):
 @_flag("--max-length", type=int, help_field="max_length")
 @_flag("--selfaug", type=float, help_field="selfaug")
 @_flag("--turn-weights", metavar="C,N,E", help_field="turn_weights")
+@_flag("--turns", metavar="KINDS", help_field="turns")
 @_flag("--recognition", type=float, help_field="recognition")
 @_flag("--scenes", type=int, help_field="scenes")
 @_flag("--views", type=int, help_field="views")
@@ -90,6 +91,8 @@ def _config(store, flags: dict, lora_mlp, qlora_bits):
         flags["qlora_bits"] = int(qlora_bits)
     if flags.get("turn_weights") is not None:
         flags["turn_weights"] = _weights(flags["turn_weights"])
+    if flags.get("turns") is not None:
+        flags["turns"] = tuple(k.strip() for k in flags["turns"].split(",") if k.strip())
     return resolve_config(store.project.settings, store.project.base_model, **flags)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from ..errors import ConfigError
 from . import pools
 from .concepts import CONCEPTS, Concept
-from .types import DEFAULT_WEIGHTS
+from .types import DEFAULT_WEIGHTS, weight_problem
 
 _PLACEHOLDERS = {
     "caption_requests": set(),
@@ -53,9 +53,9 @@ class DialogueConfig:
 
     def __post_init__(self):
         for name in ("caption_weight", "negative_weight", "entity_weight"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 10.0:
-                raise ConfigError(f"{name}={value}: use a weight between 0 and 10")
+            problem = weight_problem(name, getattr(self, name))
+            if problem:
+                raise ConfigError(problem)
         if self.caption_weight + self.negative_weight + self.entity_weight <= 0:
             raise ConfigError("all turn weights are 0; at least one turn must carry loss")
         _check_range("variants", self.variants, 1, 32)

@@ -13,6 +13,15 @@ from dataclasses import asdict, dataclass, field
 
 TURN_KINDS = ("caption", "negative", "entity")
 DEFAULT_WEIGHTS = {"caption": 0.2, "negative": 0.3, "entity": 0.5}
+MAX_WEIGHT = 10.0
+
+
+def weight_problem(name: str, value) -> str | None:
+    """What is wrong with a loss weight (None: fine). Every weight lies in 0..10, and 0 means one
+    thing everywhere: the turn stays in the dialogue as context and carries no loss."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= MAX_WEIGHT:
+        return f"{name} {value!r} must be a number within 0..{MAX_WEIGHT:g} (0: no loss)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,9 @@ class Turn:
     def __post_init__(self):
         if self.kind not in TURN_KINDS:
             raise ValueError(f"turn kind {self.kind!r} is not one of {TURN_KINDS}")
-        if not 0.0 <= self.weight <= 10.0:
-            raise ValueError(f"turn weight {self.weight} must be within 0..10")
+        problem = weight_problem("turn weight", self.weight)
+        if problem:
+            raise ValueError(problem)
 
 
 @dataclass(frozen=True)

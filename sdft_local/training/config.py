@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from sdft_kernels import IMPLS as KERNEL_IMPLS
+
+from ..dialogue.types import TURN_KINDS, weight_problem
 from ..errors import ConfigError
 from ..settings import Settings, option
 
@@ -17,8 +20,6 @@ ATTENTION_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP_TARGETS = ("gate_proj", "up_proj", "down_proj")
 LORA_TARGETS = ATTENTION_TARGETS + MLP_TARGETS
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-KERNEL_IMPLS = ("auto", "fused", "reference")
-
 
 
 
@@ -50,7 +51,9 @@ class TrainConfig(Settings):
     selfaug: float = option(0.0, "SelfAug weight lambda (0: off; 0.5 recommended)")
     turn_weights: tuple[float, ...] | None = option(None, "loss weights of the caption, negative and entity "
                                                         "turns (default: the dialogues' own, 0.2/0.3/0.5); "
-                                                        "a turn weighted 0 is left out of the dialogue")
+                                                        "a turn weighted 0 stays in the dialogue as context")
+    turns: tuple[str, ...] = option(TURN_KINDS, "the turns kept in each dialogue (default all three; "
+                                    "'entity' alone is plain SFT on the answers about the entity)")
     recognition: float = option(0.5, "loss weight of the recognition dialogues: 'is this <name>?' "
                                    "asked first on every training photo and drawn scene, and 'who "
                                    "is this?' on the entity's photos, so that only the image "
@@ -79,6 +82,7 @@ class TrainConfig(Settings):
         object.__setattr__(self, "lora_targets", tuple(self.lora_targets))
         object.__setattr__(self, "adam_betas", tuple(float(b) for b in self.adam_betas))
         object.__setattr__(self, "entities", tuple(self.entities))
+        object.__setattr__(self, "turns", tuple(self.turns))
         if self.turn_weights is not None:
             object.__setattr__(self, "turn_weights", tuple(float(w) for w in self.turn_weights))
         problem = _problem(self)
@@ -94,6 +98,7 @@ class TrainConfig(Settings):
         data["lora_targets"] = list(self.lora_targets)
         data["adam_betas"] = list(self.adam_betas)
         data["entities"] = list(self.entities)
+        data["turns"] = list(self.turns)
         if self.turn_weights is not None:
             data["turn_weights"] = list(self.turn_weights)
         return data
@@ -135,11 +140,13 @@ def _problem(c: TrainConfig) -> str | None:
         (isinstance(c.grad_accum, int) and c.grad_accum >= 1, f"grad_accum {c.grad_accum} must be >= 1"),
         (isinstance(c.max_length, int) and c.max_length >= 16, f"max_length {c.max_length} must be >= 16"),
         (c.selfaug >= 0, f"selfaug {c.selfaug} must be >= 0 (0 turns it off)"),
-        (c.turn_weights is None or (len(c.turn_weights) == 3 and all(0 <= w <= 10 for w in c.turn_weights)
+        (c.turn_weights is None or (len(c.turn_weights) == 3 and not any(weight_problem("", w) for w in c.turn_weights)
                                     and sum(c.turn_weights) > 0),
          f"turn_weights {c.turn_weights} must be three weights within 0..10 (caption, negative, entity), "
          f"not all 0"),
-        (0.0 <= c.recognition <= 10.0, f"recognition {c.recognition} must be within 0..10 (0: off)"),
+        (bool(c.turns) and set(c.turns) <= set(TURN_KINDS) and len(set(c.turns)) == len(c.turns),
+         f"turns {list(c.turns)} must name some of {', '.join(TURN_KINDS)}, each once"),
+        (not weight_problem("recognition", c.recognition), weight_problem("recognition", c.recognition)),
         (isinstance(c.scenes, int) and 0 <= c.scenes <= 1000,
          f"scenes {c.scenes} must be a whole number within 0..1000"),
         (isinstance(c.views, int) and 0 <= c.views <= 16, f"views {c.views} must be a whole number within 0..16"),

@@ -147,7 +147,8 @@ def _student(backend: str, model_path, config: TrainConfig):
 
 def select_dialogues(dialogues: Sequence[Dialogue], config: TrainConfig) -> list[Dialogue]:
     """The dialogues of `config.entities` (all when empty) plus a `config.replay` share of the
-    others, chosen by the seed, reweighted by `config.turn_weights`."""
+    others, chosen by the seed, reweighted by `config.turn_weights` (a turn weighted 0 stays as
+    context, as a stored turn of weight 0 does) and cut to `config.turns`."""
     chosen = list(dialogues)
     if config.entities:
         present = sorted({d.entity for d in chosen})
@@ -159,8 +160,9 @@ def select_dialogues(dialogues: Sequence[Dialogue], config: TrainConfig) -> list
         chosen = [d for d in chosen if d.entity in config.entities] + _replayed(others, config)
     if config.turn_weights is not None:
         weight = dict(zip(TURN_KINDS, config.turn_weights))
-        chosen = [replace(d, turns=tuple(replace(t, weight=weight[t.kind]) for t in d.turns if weight[t.kind] > 0))
-                  for d in chosen]
+        chosen = [replace(d, turns=tuple(replace(t, weight=weight[t.kind]) for t in d.turns)) for d in chosen]
+    if set(config.turns) != set(TURN_KINDS):
+        chosen = [replace(d, turns=tuple(t for t in d.turns if t.kind in config.turns)) for d in chosen]
     return chosen
 
 

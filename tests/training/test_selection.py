@@ -21,12 +21,19 @@ def finished(records) -> TrainFinished:
     return [r for r in records if isinstance(r, TrainFinished)][-1]
 
 
-def test_turn_weights_reweight_and_a_zero_weight_drops_the_turn(dialogues, processor):
-    sft = select_dialogues(dialogues, TrainConfig(turn_weights=(0, 0, 1)))
+def test_turn_weights_reweight_and_turns_choose_what_stays(dialogues, processor):
+    sft = select_dialogues(dialogues, TrainConfig(turn_weights=(0, 0, 1), turns=("entity",)))
     assert [[t.kind for t in d.turns] for d in sft] == [["entity"]] * len(dialogues)
     assert sft[0].turns[0].weight == 1.0 and sft[0].turns[0].answer == dialogues[0].turns[2].answer
+    # Weight 0 means what it means in a stored dialogue: the turn stays, as context without loss.
     no_negative = select_dialogues(dialogues, TrainConfig(turn_weights=(0.2, 0, 0.5)))
-    assert [t.kind for t in no_negative[0].turns] == ["caption", "entity"]
+    assert [(t.kind, t.weight) for t in no_negative[0].turns] == [("caption", 0.2), ("negative", 0.0),
+                                                                  ("entity", 0.5)]
+    negative = build_example(processor, no_negative[0])
+    assert "teapot" in processor.tokenizer.decode(negative.input_ids)
+    assert "teapot" not in processor.tokenizer.decode(negative.input_ids[negative.weights > 0])
+    cut = select_dialogues(dialogues, TrainConfig(turns=("caption", "entity")))
+    assert [t.kind for t in cut[0].turns] == ["caption", "entity"]
     # The image moves into the first remaining user turn, and only the entity answer carries weight.
     example = build_example(processor, sft[0])
     text = processor.tokenizer.decode(example.input_ids)
@@ -66,10 +73,27 @@ def test_bad_replay_is_refused(bad, match):
         TrainConfig(**bad)
 
 
-@pytest.mark.parametrize("weights", [(0, 0, 0), (0.2, 0.5), (0.2, -1, 0.5)])
+@pytest.mark.parametrize("weights", [(0, 0, 0), (0.2, 0.5), (0.2, -1, 0.5), (0.2, 11, 0.5)])
 def test_bad_turn_weights_are_refused(weights):
     with pytest.raises(ConfigError, match="turn_weights"):
         TrainConfig(turn_weights=weights)
+
+
+@pytest.mark.parametrize("turns", [(), ("entity", "entity"), ("answer",)])
+def test_bad_turns_are_refused(turns):
+    with pytest.raises(ConfigError, match="turns"):
+        TrainConfig(turns=turns)
+
+
+def test_every_weight_is_checked_by_one_rule():
+    from sdft_local.dialogue.config import DialogueConfig
+    from sdft_local.dialogue.types import Turn
+
+    for make in (lambda w: TrainConfig(recognition=w), lambda w: TrainConfig(turn_weights=(w, 0.3, 0.5)),
+                 lambda w: DialogueConfig(caption_weight=w), lambda w: Turn("caption", "q", "a", w)):
+        make(0.0) and make(10.0)
+        with pytest.raises((ValueError, ConfigError), match=r"within 0\.\.10"):
+            make(10.5)
 
 
 def test_config_round_trips_the_new_options():
