@@ -26,8 +26,11 @@ def sdft_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-@pytest.fixture(autouse=True)
-def template_turn3(monkeypatch):
+@pytest.fixture(scope="session", autouse=True)
+def template_turn3():
     """Projects that name no turn-3 backend get the template in tests (a local GGUF otherwise):
-    fast and exact. Tests of the local default remove the variable."""
-    monkeypatch.setenv("SDFT_SYNTH_BACKEND", "template")
+    fast and exact. Session-wide and autouse, so session fixtures that synthesize see it too;
+    tests of the local default remove the variable."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SDFT_SYNTH_BACKEND", "template")
+        yield
