@@ -1,7 +1,7 @@
 """Whether the process that owns something (a temp file, a staging folder, a running job) still runs.
 
 Owns `process_alive` and `owner`, the (host, pid) that a record of long-running work keeps. Temp
-names carry the pid of their writer; each owner parses its own names, and all ask this module.
+names carry the pid of their writer (`atomic.py` makes and parses them); every check asks this module.
 Standard library only.
 """
 
