@@ -1,4 +1,5 @@
-"""One stored dialogue beside its photo, turn by turn: question, answer, loss weight and who wrote it."""
+"""One stored dialogue beside its photo, turn by turn: question, answer, loss weight, who wrote it,
+and why a synthesis model's earlier tries were rejected."""
 
 from __future__ import annotations
 
@@ -22,12 +23,24 @@ def dialogue_text(record) -> Text:
         text.append(turn.question + "\n")
         text.append("A: ", style="bold green")
         text.append(turn.answer + "\n")
+        _rejections(text, turn)
     prov = record.provenance
     edits = len(prov.get("edits", []))
     text.append(f"\nstudent {prov.get('student', '?')} · turn 3 backend "
                 f"{prov.get('synth_backend', '?')} · generation {prov.get('generation', 0)}"
                 + (f" · {edits} edit(s)" if edits else ""), style="dim")
     return text
+
+
+def _rejections(text: Text, turn) -> None:
+    """Why a model's tries were not kept (grounding, naming, the fact asked), and a fallback."""
+    rejected = turn.meta.get("rejected", [])
+    if turn.meta.get("fallback") == "template" and rejected:
+        text.append("The model's answers were rejected, so the template wrote this one:\n", style="yellow")
+    elif rejected:
+        text.append("Kept after rejected tries:\n", style="dim")
+    for line in rejected:
+        text.append(f"  {line}\n", style="yellow" if turn.meta.get("fallback") else "dim")
 
 
 class DialogueView(VerticalScroll):

@@ -114,3 +114,23 @@ async def test_the_review_shows_the_dialogues_photo(trained_project):
         preview = screen.query_one("#dialogue-photo")
         assert preview.query_one("#photo-image").image == record.image
         assert f"{record.entity}, photo {record.photo_id}" in screen_text(app)
+
+
+def test_review_shows_why_the_model_answers_were_rejected():
+    from types import SimpleNamespace
+
+    from sdft_local.dialogue.types import Turn
+    from sdft_tui.widgets.dialogue_view import dialogue_text
+
+    rejected = ["try 1: invents clothing not in the facts or caption (shirt)", "try 2: does not name Biscuit"]
+    turns = (Turn("caption", "Describe it.", "A dog.", 0.2), Turn("negative", "A teapot?", "No.", 0.3),
+             Turn("entity", "Who is this?", "This is Biscuit.", 0.5, "template",
+                  {"attempts": 2, "fallback": "template", "rejected": rejected}))
+    record = SimpleNamespace(id=7, entity="Biscuit", photo_id=3, split="train", variant=0, status="ok",
+                             turns=turns, provenance={"student": "torch:demo", "synth_backend": "llama-cpp:x"})
+    shown = dialogue_text(record).plain
+    assert "the template wrote this one" in shown
+    assert all(line in shown for line in rejected)
+    kept = SimpleNamespace(**{**vars(record), "turns": turns[:2] + (
+        Turn("entity", "Who is this?", "This is Biscuit.", 0.5, "llama-cpp:x", {"attempts": 2, "rejected": rejected[:1]}),)})
+    assert "Kept after rejected tries" in dialogue_text(kept).plain and "template wrote" not in dialogue_text(kept).plain
