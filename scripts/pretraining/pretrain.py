@@ -17,7 +17,6 @@ import math
 import os
 import random
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,10 +24,12 @@ from typing import Iterator
 
 import numpy as np
 
+from sdft_local import atomic
 from sdft_local.errors import ConfigError
-from . import mix
 from sdft_local.world import questions
 from sdft_local.world.scene import render_scene
+
+from . import mix
 
 IGNORE = -100
 SHIPPED_FILES = ("config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
@@ -421,9 +422,12 @@ def _save_checkpoint(path: Path, model, opt, step: int, state: dict) -> None:
 def _atomic_save(path: Path, obj: dict) -> None:
     import torch
 
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    tmp = atomic.temp_path(path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _report(model, config: PretrainConfig, state: dict, accuracy: dict) -> dict:
@@ -450,10 +454,7 @@ def write_model_folder(model, init_dir: Path, out_dir: Path, report: dict) -> Pa
     Weights are saved under the legacy hub key names (transformers' own save) in float32; the
     folder is assembled beside `out_dir` and renamed into place when complete.
     """
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    def fill(tmp: Path) -> None:
         saved = tmp / "hf"
         model.save_pretrained(str(saved), safe_serialization=True)
         shutil.move(str(saved / "model.safetensors"), tmp / "model.safetensors")
@@ -464,9 +465,7 @@ def write_model_folder(model, init_dir: Path, out_dir: Path, report: dict) -> Pa
         tmp.chmod(0o755)
         for f in tmp.iterdir():
             f.chmod(0o644)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    out_dir = out_dir.resolve()
+    atomic.write_folder(out_dir, fill)
     return out_dir
