@@ -23,6 +23,11 @@ from .config import TrainConfig
 from .lora import canonical_key, starting_lora, target_shapes
 from .losses import objective, token_ce
 
+# SelfAug's base-model hidden states at an example's KL positions never change during a run (the
+# base is frozen, image features are cached): kept per example up to this many bytes, they save
+# the base forward (about 30% of a step) in every epoch after the first.
+BASE_CACHE_BYTES = 512 * 2**20
+
 
 class TorchStudent:
     backend = "torch"
@@ -49,6 +54,8 @@ class TorchStudent:
         if config.grad_checkpoint:
             base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model.train()
+        self._base_cache: dict[int, object] = {}  # dataset index -> base hidden at its KL positions
+        self._base_cache_bytes = 0
 
     # -- forward -------------------------------------------------------------------------------
 
@@ -79,6 +86,21 @@ class TorchStudent:
         with self.model.disable_adapter(), self.torch.no_grad():
             return self._hidden(batch, features)
 
+    def _base_at_kl(self, batch, features, kl_idx):
+        """The base model's hidden states at `batch.kl_index`, from the per-example cache when
+        every row is there, else from a base forward (whose rows are then cached)."""
+        cache = self._base_cache
+        if all(i in cache for i in batch.indices):
+            return self.torch.cat([cache[i] for i in batch.indices])
+        base = self._base_hidden(batch, features)[kl_idx]
+        counts = np.bincount(batch.kl_index // batch.shape[1], minlength=len(batch.indices))
+        for i, rows in zip(batch.indices, self.torch.split(base, counts.tolist())):
+            size = rows.numel() * rows.element_size()
+            if i not in cache and self._base_cache_bytes + size <= BASE_CACHE_BYTES:
+                cache[i] = rows.clone()
+                self._base_cache_bytes += size
+        return base
+
     def _index(self, array: np.ndarray):
         return self.torch.from_numpy(array).to(self.device)
 
@@ -90,7 +112,7 @@ class TorchStudent:
         kl_idx = base = None
         if self.config.selfaug and batch.kl_index.size:
             kl_idx = self._index(batch.kl_index)
-            base = self._base_hidden(batch, features)[kl_idx]
+            base = self._base_at_kl(batch, features, kl_idx)
         loss, ce, kl_sum = objective(
             hidden, self.out_weight, self._index(batch.ce_index), self._index(batch.ce_targets).long(),
             self._index(batch.ce_weights), total_weight, base_hidden=base, kl_index=kl_idx,

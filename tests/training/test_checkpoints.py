@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sdft_local.training import TrainConfig, TrainFinished, TrainStarted, train
 from sdft_local.atomic import write_folder
+from sdft_local.training import TrainConfig, TrainFinished, TrainStarted, train
 from sdft_local.training.checkpoint import latest_checkpoint, read_adapter
 
 CHILD = """
