@@ -20,7 +20,6 @@ from typing import Callable, Iterator
 from . import atomic
 from .errors import ExistsError, NotFoundError, SdftError
 from .names import validate_name
-from .owner import process_alive
 from .paths import projects_dir, sdft_home
 
 DB_NAME = "project.db"
@@ -402,11 +401,8 @@ class Store:
                 if path.stem not in used:
                     path.unlink(missing_ok=True)
                     removed.append(path)
-        for path in self.root.rglob(".*.sdft-*"):
-            pid = atomic.temp_owner(path.name)
-            if pid is not None and not process_alive(pid):
-                atomic.remove(path)
-                removed.append(path)
+        for folder in sorted({path.parent for path in self.root.rglob(".*.sdft-*")}):
+            removed += atomic.sweep_stale(folder)
         return removed
 
     def staging_path(self) -> Path:
