@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import shutil
 import time
@@ -420,14 +419,13 @@ def _save_checkpoint(path: Path, model, opt, step: int, state: dict) -> None:
 
 
 def _atomic_save(path: Path, obj: dict) -> None:
+    import io
+
     import torch
 
-    tmp = atomic.temp_path(path)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic.write_bytes(path, buffer.getvalue())
 
 
 def _report(model, config: PretrainConfig, state: dict, accuracy: dict) -> dict:
