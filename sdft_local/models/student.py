@@ -125,11 +125,24 @@ class _Stream:
     next_pos: int = 0
 
 
+def answer_start_ids(tokenizer, word: str, other: str) -> list[int]:
+    """The tokens an answer `word` can start with: the first token of each of its spellings
+    ("yes", "Yes", "YES", each with and without a leading space), unless a spelling of `other`
+    starts with it too. A tokenizer that writes "yes" as "y" + "es" is read on "y": the first
+    answer token is where a yes/no is decided, and counting only one-token spellings would read a
+    model that answers in that spelling as saying neither."""
+    def starts(w: str) -> set[int]:
+        spellings = {p + v for p in ("", " ") for v in (w, w.capitalize(), w.upper())}
+        return {ids[0] for ids in (tokenizer(v, add_special_tokens=False)["input_ids"] for v in spellings) if ids}
+
+    return sorted(starts(word) - starts(other))
+
+
 class _Runtime(ABC):
     """Backend-independent student logic over four primitives: new, crop, repeat, forward.
 
-    Public attributes for callers that batch on their own: `yes_ids` / `no_ids` (every
-    single-token variant of yes / no), `pad_id`, `end_id` (end of turn), `image_token_id`.
+    Public attributes for callers that batch on their own: `yes_ids` / `no_ids` (the
+    tokens a yes / a no can start with, see `answer_start_ids`), `pad_id`, `end_id` (end of turn), `image_token_id`.
     """
 
     backend = ""
@@ -142,7 +155,8 @@ class _Runtime(ABC):
         self.end_id = self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
         self.eos_ids = {self.end_id, self.tokenizer.convert_tokens_to_ids("<|endoftext|>")}
         self.pad_id = self.tokenizer.pad_token_id or 0
-        self.yes_ids, self.no_ids = self._answer_ids("yes"), self._answer_ids("no")
+        self.yes_ids = answer_start_ids(self.tokenizer, "yes", "no")
+        self.no_ids = answer_start_ids(self.tokenizer, "no", "yes")
 
     # -- public API -------------------------------------------------------------------------
 
@@ -221,14 +235,9 @@ class _Runtime(ABC):
     def _yes_share(self, logits: np.ndarray) -> float:
         """P(yes) / (P(yes) + P(no)) from one next-token logits row."""
         if not self.yes_ids or not self.no_ids:
-            raise BackendError(f"{self.name}: the tokenizer has no single-token yes/no answers")
+            raise BackendError(f"{self.name}: the tokenizer has no token that starts yes or no")
         p = np.exp(log_softmax(logits).astype(np.float64))
         return float(p[self.yes_ids].sum() / (p[self.yes_ids].sum() + p[self.no_ids].sum()))
-
-    def _answer_ids(self, word: str) -> list[int]:
-        variants = {p + w for p in ("", " ") for w in (word, word.capitalize(), word.upper())}
-        ids = {tuple(self.tokenizer(v, add_special_tokens=False)["input_ids"]) for v in variants}
-        return sorted(i[0] for i in ids if len(i) == 1)
 
     def _prompt_logits(self, image, messages) -> tuple[_Stream, np.ndarray]:
         stream = _Stream(self.vision_inputs(image))
