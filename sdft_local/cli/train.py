@@ -43,6 +43,8 @@ def _flag(*names, help_field: str | None = None, **kw):
 @_flag("--recognition", type=float, help_field="recognition")
 @_flag("--scenes", type=int, help_field="scenes")
 @_flag("--views", type=int, help_field="views")
+@_flag("--anchors", type=int, help_field="anchors")
+@_flag("--recognition-answers", metavar="YES,NO", help_field="recognition_answers")
 @click.option("--entity", "entities", multiple=True, metavar="NAME", help="Train only on this entity's dialogues (repeatable).")
 @click.option("--from-run", metavar="RUN", default=None,
               help="Start from run RUN's adapter (id or name) instead of a fresh LoRA.")
@@ -93,6 +95,8 @@ def _config(store, flags: dict, lora_mlp, qlora_bits):
         flags["turn_weights"] = _weights(flags["turn_weights"])
     if flags.get("turns") is not None:
         flags["turns"] = tuple(k.strip() for k in flags["turns"].split(",") if k.strip())
+    if flags.get("recognition_answers") is not None:
+        flags["recognition_answers"] = tuple(a.strip() for a in flags["recognition_answers"].split(","))
     return resolve_config(store.project.settings, store.project.base_model, **flags)
 
 

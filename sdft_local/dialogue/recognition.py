@@ -32,8 +32,9 @@ RECOGNITION_FORMS: tuple[str, ...] = (
 )
 # One word: every answer token weighs the same, and in "Yes, this is Biscuit." the one token that
 # needs the photo would get a sixth of the turn's weight. Who it is instead is taught by WHO_FORMS.
-YES_ANSWERS: tuple[str, ...] = ("Yes.",)
-NO_ANSWERS: tuple[str, ...] = ("No.",)
+# Spelled as the base model spells its yes/no (training's `recognition_answers`): a new spelling
+# moves every yes/no answer the model gives, which the check counts as forgetting.
+YES_NO: tuple[str, str] = ("Yes.", "No.")
 WHO_FORMS: tuple[str, ...] = (
     "Do you know who this is?",
     "Who is pictured here?",
@@ -57,12 +58,12 @@ class LabeledImage:
 
 
 def recognition_dialogues(images: Sequence[LabeledImage], names: Iterable[str], *, weight: float,
-                          seed: int = 0) -> list[Dialogue]:
+                          seed: int = 0, answers: tuple[str, str] = YES_NO) -> list[Dialogue]:
     """For each name, "is this <name>?" on every image, answered from whose image it is, and on
     each of the entity's own images one "who is this?" answered with the name. An entity has far
     fewer photos than there are other images, so its own are asked about in as many different
     phrasings as it takes for yes to come about as often as no (a model that always says no must
-    not be right most of the time). Every turn weighs `weight`."""
+    not be right most of the time). Every turn weighs `weight`; yes and no are `answers`."""
     names = sorted(set(names))
     out = []
     for name in names:
@@ -72,11 +73,11 @@ def recognition_dialogues(images: Sequence[LabeledImage], names: Iterable[str], 
         for item in own:
             rng = _rng(seed, item.image, name)
             forms = rng.sample(RECOGNITION_FORMS, repeats)
-            out += [_yes_no(item, name, weight, rng, form) for form in forms]
+            out += [_yes_no(item, name, weight, form, answers) for form in forms]
             out.append(_who(item, weight, _rng(seed, item.image, "who")))
         for item in others:
             rng = _rng(seed, item.image, name)
-            out.append(_yes_no(item, name, weight, rng, rng.choice(RECOGNITION_FORMS)))
+            out.append(_yes_no(item, name, weight, rng.choice(RECOGNITION_FORMS), answers))
     out += [_nobody(item, weight, _rng(seed, item.image, "who")) for item in images
             if item.entity is None]
     return out
@@ -86,10 +87,10 @@ def _rng(seed: int, image: str, part: str) -> random.Random:
     return random.Random(f"recognition:{seed}:{image}:{part}")
 
 
-def _yes_no(item: LabeledImage, name: str, weight: float, rng: random.Random, form: str) -> Dialogue:
+def _yes_no(item: LabeledImage, name: str, weight: float, form: str, answers: tuple[str, str]) -> Dialogue:
     question = form.format(name=name)
     yes = item.entity == name
-    answer, label = (rng.choice(YES_ANSWERS), "yes") if yes else (rng.choice(NO_ANSWERS), "no")
+    answer, label = (answers[0], "yes") if yes else (answers[1], "no")
     turn = Turn("entity", question, answer, weight, "recognition",
                 {"recognition": label, "asked": name})
     return Dialogue(item.image, item.entity or "", (turn,), variant=-1)

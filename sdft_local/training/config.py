@@ -59,6 +59,12 @@ class TrainConfig(Settings):
                                    "is this?' on the entity's photos, so that only the image "
                                    "answers (0: none, the dialogues alone)")
     scenes: int = option(24, "unrelated scenes drawn for the recognition dialogues' negatives")
+    recognition_answers: tuple[str, str] = option(("Yes.", "No."), "the recognition dialogues' yes and "
+                                                  "no, spelled as the base model answers yes/no "
+                                                  "questions (the demo model: yes, no)")
+    anchors: int = option(2, "general questions (colour, count, presence, ...) asked after the "
+                           "recognition turn on each drawn scene, weighted 0, so SelfAug keeps the "
+                           "base model's answers to them (0: none; no effect without selfaug)")
     views: int = option(3, "augmented views (mirrored, cropped, turned, relit) of each training photo "
                          "in the recognition dialogues")
     entities: tuple[str, ...] = option((), "train only on these entities' dialogues (default: all)")
@@ -83,6 +89,7 @@ class TrainConfig(Settings):
         object.__setattr__(self, "adam_betas", tuple(float(b) for b in self.adam_betas))
         object.__setattr__(self, "entities", tuple(self.entities))
         object.__setattr__(self, "turns", tuple(self.turns))
+        object.__setattr__(self, "recognition_answers", tuple(self.recognition_answers))
         if self.turn_weights is not None:
             object.__setattr__(self, "turn_weights", tuple(float(w) for w in self.turn_weights))
         problem = _problem(self)
@@ -99,6 +106,7 @@ class TrainConfig(Settings):
         data["adam_betas"] = list(self.adam_betas)
         data["entities"] = list(self.entities)
         data["turns"] = list(self.turns)
+        data["recognition_answers"] = list(self.recognition_answers)
         if self.turn_weights is not None:
             data["turn_weights"] = list(self.turn_weights)
         return data
@@ -149,6 +157,11 @@ def _problem(c: TrainConfig) -> str | None:
         (not weight_problem("recognition", c.recognition), weight_problem("recognition", c.recognition)),
         (isinstance(c.scenes, int) and 0 <= c.scenes <= 1000,
          f"scenes {c.scenes} must be a whole number within 0..1000"),
+        (len(c.recognition_answers) == 2 and all(isinstance(a, str) and a.strip() for a in c.recognition_answers)
+         and len(set(c.recognition_answers)) == 2,
+         f"recognition_answers {list(c.recognition_answers)} must be two different answers: yes, then no"),
+        (isinstance(c.anchors, int) and 0 <= c.anchors <= 6,
+         f"anchors {c.anchors} must be a whole number within 0..6"),
         (isinstance(c.views, int) and 0 <= c.views <= 16, f"views {c.views} must be a whole number within 0..16"),
         (all(isinstance(e, str) and e for e in c.entities), f"entities {list(c.entities)} must be entity names"),
         (0.0 <= c.replay <= 1.0, f"replay {c.replay} must be within 0..1 (a share of the other "

@@ -92,8 +92,8 @@ def _train_store(store, config: TrainConfig | None, resume, name):
 
     if resume is not False:
         run = resumable_run(store, None if resume is True else int(resume))
-        # A run saved before recognition dialogues existed resumes on the data it started with.
-        config = TrainConfig.from_dict({"recognition": 0.0, **run.config})
+        # A run saved before recognition dialogues (or anchors) existed resumes on the data it started with.
+        config = TrainConfig.from_dict({"recognition": 0.0, "anchors": 0, **run.config})
     else:
         from .config import resolve_config
 
@@ -173,7 +173,8 @@ def _recognition(store, config: TrainConfig) -> list[Dialogue]:
     from .scenes import recognition_set
 
     return recognition_set(store, weight=config.recognition, scenes=config.scenes, views=config.views,
-                           seed=config.seed, entities=config.entities)
+                           seed=config.seed, entities=config.entities, answers=config.recognition_answers,
+                           anchors=config.anchors if config.selfaug > 0 else 0)
 
 
 def _replayed(others: list[Dialogue], config: TrainConfig) -> list[Dialogue]:

@@ -2,9 +2,10 @@
 
 Owns `draw_scenes` (unrelated scenes from the procedural world, written once into the project's
 `recognition/` folder under a content hash, drawn from a seed space of their own so they are
-never the check's probe photos), `augmented_views` of the training photos, and `recognition_set`,
+never the check's probe photos), `augmented_views` of the training photos, `recognition_set`,
 which labels every training photo and view with its entity and every scene with none and hands
-them to `dialogue.recognition`. Held-out photos are never used: they are the check's. It does
+them to `dialogue.recognition`, and `anchor_turns`, the weight-0 general questions that follow
+the recognition turn on a drawn scene. Held-out photos are never used: they are the check's. It does
 not train (see `run.py`).
 """
 
@@ -13,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from .. import atomic
 from ..dialogue.recognition import LabeledImage, recognition_dialogues
-from ..dialogue.types import Dialogue
+from ..dialogue.types import Dialogue, Turn
 
 RECOGNITION_DIR = "recognition"
 SCENE_LAYOUTS = ("objects", "object", "count", "shape", "position", "word")
@@ -26,15 +28,19 @@ SCENE_LAYOUTS = ("objects", "object", "count", "shape", "position", "word")
 def draw_scenes(root: Path, count: int, seed: int = 0) -> list[Path]:
     """`count` unrelated scenes as PNG files in `root/recognition/` (kept; the same seed draws the
     same scenes, so a rerun or a resumed run trains on identical pixels)."""
-    from ..world.scene import make_scene, render_scene
+    from ..world.scene import render_scene
 
     folder = Path(root) / RECOGNITION_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(count):
-        rng = random.Random(f"sdft-training-scene:{seed}:{i}")
-        paths.append(_write_once(folder, render_scene(make_scene(SCENE_LAYOUTS[i % len(SCENE_LAYOUTS)], rng))))
-    return paths
+    return [_write_once(folder, render_scene(drawn_scene(seed, i))) for i in range(count)]
+
+
+def drawn_scene(seed: int, i: int):
+    """The `i`-th drawn scene of `seed` (a world `Scene`: what it shows is known)."""
+    from ..world.scene import make_scene
+
+    rng = random.Random(f"sdft-training-scene:{seed}:{i}")
+    return make_scene(SCENE_LAYOUTS[i % len(SCENE_LAYOUTS)], rng)
 
 
 def _write_once(folder: Path, image) -> Path:
@@ -79,10 +85,12 @@ def _edge(img) -> tuple[int, int, int]:
 
 
 def recognition_set(store, *, weight: float, scenes: int, views: int = 0, seed: int = 0,
-                    entities: tuple[str, ...] = ()) -> list[Dialogue]:
+                    entities: tuple[str, ...] = (), answers: tuple[str, str] = ("Yes.", "No."),
+                    anchors: int = 0) -> list[Dialogue]:
     """Recognition dialogues over the training photos (and `views` augmented views of each) of
     every entity and `scenes` drawn scenes; the names of `entities` (default all) are asked about
-    on every image."""
+    on every image, answered with `answers` (yes, no). Each dialogue on a drawn scene goes on with `anchors` general questions about
+    it, weighted 0 (see `anchor_turns`)."""
     chosen = [e for e in store.entities() if not entities or e.name in entities]
     images = []
     for entity in store.entities():
@@ -90,5 +98,23 @@ def recognition_set(store, *, weight: float, scenes: int, views: int = 0, seed: 
             path = store.photo_path(photo.sha256)
             images += [LabeledImage(str(p), entity.name)
                        for p in [path, *augmented_views(store.root, path, views, seed)]]
-    images += [LabeledImage(str(p), None) for p in draw_scenes(store.root, scenes, seed)]
-    return recognition_dialogues(images, [e.name for e in chosen], weight=weight, seed=seed)
+    drawn = {str(p): drawn_scene(seed, i) for i, p in enumerate(draw_scenes(store.root, scenes, seed))}
+    images += [LabeledImage(p, None) for p in drawn]
+    dialogues = recognition_dialogues(images, [e.name for e in chosen], weight=weight, seed=seed, answers=answers)
+    if anchors <= 0:
+        return dialogues
+    return [replace(d, turns=d.turns + anchor_turns(drawn[d.image], anchors, f"{seed}:{d.image}:{k}"))
+            if d.image in drawn else d for k, d in enumerate(dialogues)]
+
+
+def anchor_turns(scene, count: int, key: str) -> tuple[Turn, ...]:
+    """`count` general questions about a drawn scene, weighted 0: context without loss, which
+    SelfAug holds to the base model's distribution (KL at every weight-0 text position). They
+    follow the recognition turn, so its answer cannot read them (attention looks back only), and
+    they keep the base model's answers to everyday questions from drifting with the new yes/no."""
+    from ..world.questions import anchor_pairs
+
+    rng = random.Random(f"sdft-anchor:{key}")
+    pairs = anchor_pairs(scene, rng)
+    return tuple(Turn("caption", q, a, 0.0, "anchor", {"anchor": True})
+                 for q, a in rng.sample(pairs, min(count, len(pairs))))

@@ -218,6 +218,33 @@ def qa_pairs(scene: Scene, rng: random.Random, concepts: tuple[str, ...] = ()) -
     return pairs
 
 
+# ---- anchors: questions a tuned model is kept to its base model's answers on ---------------------
+
+# Worded unlike the probes (the check's questions), so keeping these answers is not recall of the
+# check: the yes/no forms ask what the probes ask in other words, the rest are the sentence forms.
+ANCHOR_PRESENCE_FORMS = ("Does this image have {c} in it?", "Is there {c} somewhere in this scene?",
+                         "Would you find {c} in this picture?")
+ANCHOR_WORD_FORMS = ("Which word appears in this image?", "Read the word shown here.")
+
+
+def anchor_pairs(scene: Scene, rng: random.Random) -> list[tuple[str, str]]:
+    """General questions about `scene` with their answers, none in a probe's words (unordered)."""
+    words = [] if scene.word is None else [(rng.choice(ANCHOR_WORD_FORMS), scene.word.text),
+                                           word_long(scene, rng)]
+    if not scene.items:
+        return words
+    present = rng.choice(scene.kinds)
+    absent = rng.choice([k for k in KINDS if k not in scene.kinds])
+    pairs = [(rng.choice(ANCHOR_PRESENCE_FORMS).format(c=with_article(present)), YES),
+             (rng.choice(ANCHOR_PRESENCE_FORMS).format(c=with_article(absent)), NO),
+             colour_long(scene, rng), count_long(scene, rng)] + words
+    if len(scene.items) == 1:
+        pairs.append(thing_long(scene, rng))
+        if clear_position(scene.items[0]):
+            pairs.append(position_long(scene, rng))
+    return pairs
+
+
 def short_pair(probe: tuple, rng: random.Random, cue_share: float = 0.25) -> tuple[str, str]:
     """A probe-form pair, now and then with a short-answer cue appended (same bare answer)."""
     question, answer = probe[0], probe[1]

@@ -86,3 +86,51 @@ def test_train_adds_the_recognition_set_unless_it_is_off(store, monkeypatch):
     on = run_module._recognition(store, TrainConfig(scenes=2, views=0))
     assert on and all(d.turns[0].source == "recognition" for d in on)
     assert run_module._recognition(store, TrainConfig(recognition=0.0)) == []
+
+
+def test_anchors_follow_the_scene_dialogues_weighted_zero_in_words_the_check_never_asks(store):
+    from sdft_local.check.probes import general_suite
+    from sdft_local.world.questions import anchor_pairs
+    from sdft_local.training.scenes import drawn_scene
+    import random
+
+    plain = recognition_set(store, weight=0.5, scenes=6, views=1, seed=0)
+    anchored = recognition_set(store, weight=0.5, scenes=6, views=1, seed=0, anchors=2)
+    assert len(plain) == len(anchored)
+    scenes = {d.image for d in anchored if not d.entity}
+    for before, after in zip(plain, anchored):
+        assert after.turns[0] == before.turns[0]  # the recognition turn is asked first, unchanged
+        extra = after.turns[1:]
+        if after.image in scenes:
+            assert 1 <= len(extra) <= 2 and all(t.weight == 0 and t.source == "anchor" for t in extra)
+        else:
+            assert extra == ()  # an entity's photo: what it shows is not known, nothing is added
+    # what the anchors ask is never a check probe's question, over many drawn scenes
+    asked = {q for i in range(300) for q, _ in anchor_pairs(drawn_scene(0, i), random.Random(i))}
+    probes = {item.question for item in general_suite(150, 60, 0).items}
+    assert asked and not asked & probes
+    assert not any(q.startswith(p) or p.startswith(q) for q in asked for p in probes)
+
+
+def test_train_adds_anchors_only_when_selfaug_keeps_them(store):
+    from sdft_local.training import run as run_module
+
+    def anchors(config):
+        return sum(t.source == "anchor" for d in run_module._recognition(store, config) for t in d.turns)
+
+    assert anchors(TrainConfig(scenes=3, views=0, selfaug=1.0, anchors=2)) > 0
+    assert anchors(TrainConfig(scenes=3, views=0, selfaug=0.0, anchors=2)) == 0
+    assert anchors(TrainConfig(scenes=3, views=0, selfaug=1.0, anchors=0)) == 0
+
+
+def test_recognition_answers_are_spelled_as_asked(store):
+    default = recognition_set(store, weight=0.5, scenes=2, views=0, seed=0)
+    spelled = recognition_set(store, weight=0.5, scenes=2, views=0, seed=0, answers=("yes", "no"))
+    said = Counter((d.turns[0].meta["recognition"], d.turns[0].answer) for d in spelled)
+    assert said[("yes", "yes")] and said[("no", "no")]
+    assert {a for (label, a) in said if label in ("yes", "no")} == {"yes", "no"}
+    assert [d.turns[0].question for d in default] == [d.turns[0].question for d in spelled]
+    assert {d.turns[0].answer for d in default if d.turns[0].meta["recognition"] == "yes"} == {"Yes."}
+    with pytest.raises(Exception, match="recognition_answers"):
+        TrainConfig(recognition_answers=("yes", "yes"))
+    assert TrainConfig.from_dict(TrainConfig(recognition_answers=("yes", "no")).to_dict()).recognition_answers == ("yes", "no")
