@@ -92,7 +92,7 @@ def _train_store(store, config: TrainConfig | None, resume, name):
 
     if resume is not False:
         run = resumable_run(store, None if resume is True else int(resume))
-        # A run saved before recognition dialogues (or anchors) existed resumes on the data it started with.
+        # A run saved before recognition dialogues (or anchors) existed resumes on its own data.
         config = TrainConfig.from_dict({"recognition": 0.0, "anchors": 0, **run.config})
     else:
         from .config import resolve_config

@@ -5,8 +5,8 @@ Owns `draw_scenes` (unrelated scenes from the procedural world, written once int
 never the check's probe photos), `augmented_views` of the training photos, `recognition_set`,
 which labels every training photo and view with its entity and every scene with none and hands
 them to `dialogue.recognition`, and `anchor_turns`, the weight-0 general questions that follow
-the recognition turn on a drawn scene. Held-out photos are never used: they are the check's. It does
-not train (see `run.py`).
+the recognition turn on a drawn scene. Held-out photos are never used: they are the check's.
+It does not train (see `run.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import atomic
-from ..dialogue.recognition import LabeledImage, recognition_dialogues
+from ..dialogue.recognition import YES_NO, LabeledImage, recognition_dialogues
 from ..dialogue.types import Dialogue, Turn
 
 RECOGNITION_DIR = "recognition"
@@ -85,12 +85,12 @@ def _edge(img) -> tuple[int, int, int]:
 
 
 def recognition_set(store, *, weight: float, scenes: int, views: int = 0, seed: int = 0,
-                    entities: tuple[str, ...] = (), answers: tuple[str, str] = ("Yes.", "No."),
+                    entities: tuple[str, ...] = (), answers: tuple[str, str] = YES_NO,
                     anchors: int = 0) -> list[Dialogue]:
     """Recognition dialogues over the training photos (and `views` augmented views of each) of
     every entity and `scenes` drawn scenes; the names of `entities` (default all) are asked about
-    on every image, answered with `answers` (yes, no). Each dialogue on a drawn scene goes on with `anchors` general questions about
-    it, weighted 0 (see `anchor_turns`)."""
+    on every image, answered with `answers` (yes, no). Each dialogue on a drawn scene goes on
+    with `anchors` general questions about it, weighted 0 (see `anchor_turns`)."""
     chosen = [e for e in store.entities() if not entities or e.name in entities]
     images = []
     for entity in store.entities():
@@ -100,7 +100,8 @@ def recognition_set(store, *, weight: float, scenes: int, views: int = 0, seed: 
                        for p in [path, *augmented_views(store.root, path, views, seed)]]
     drawn = {str(p): drawn_scene(seed, i) for i, p in enumerate(draw_scenes(store.root, scenes, seed))}
     images += [LabeledImage(p, None) for p in drawn]
-    dialogues = recognition_dialogues(images, [e.name for e in chosen], weight=weight, seed=seed, answers=answers)
+    dialogues = recognition_dialogues(images, [e.name for e in chosen], weight=weight, seed=seed,
+                                      answers=answers)
     if anchors <= 0:
         return dialogues
     return [replace(d, turns=d.turns + anchor_turns(drawn[d.image], anchors, f"{seed}:{d.image}:{k}"))

@@ -133,4 +133,5 @@ def test_recognition_answers_are_spelled_as_asked(store):
     assert {d.turns[0].answer for d in default if d.turns[0].meta["recognition"] == "yes"} == {"Yes."}
     with pytest.raises(Exception, match="recognition_answers"):
         TrainConfig(recognition_answers=("yes", "yes"))
-    assert TrainConfig.from_dict(TrainConfig(recognition_answers=("yes", "no")).to_dict()).recognition_answers == ("yes", "no")
+    saved = TrainConfig(recognition_answers=("yes", "no")).to_dict()
+    assert TrainConfig.from_dict(saved).recognition_answers == ("yes", "no")
