@@ -52,7 +52,7 @@ METHODS = {
     "default_no_negative": {"turn_weights": SDFT, "turns": ("caption", "entity"), "selfaug": 2.0,
                             "recognition": 0.5},
     "default_no_views": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.5, "views": 0},
-    "default_no_anchors": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.5, "anchors": 0},
+    "default_anchors": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.5, "anchors": 2},
 }
 FOCUS = "Biscuit"  # the entity the tables single out; the other one is its hard negative
 METRICS = ("recognition", "positives", "name_recall", "fact_accuracy", f"{FOCUS}_recognition",

@@ -62,7 +62,7 @@ class TrainConfig(Settings):
     recognition_answers: tuple[str, str] = option(("Yes.", "No."), "the recognition dialogues' yes and "
                                                   "no, spelled as the base model answers yes/no "
                                                   "questions (the demo model: yes, no)")
-    anchors: int = option(2, "general questions (colour, count, presence, ...) asked after the "
+    anchors: int = option(0, "general questions (colour, count, presence, ...) asked after the "
                            "recognition turn on each drawn scene, weighted 0, so SelfAug keeps the "
                            "base model's answers to them (0: none; no effect without selfaug)")
     views: int = option(3, "augmented views (mirrored, cropped, turned, relit) of each training photo "
