@@ -37,14 +37,16 @@ SPECIAL_TOKENS = (
     "<|video_pad|>",
 )
 
-IMAGE_PLACEHOLDER = "<|vision_start|><|image_pad|><|vision_end|>"
+IMAGE_PAD = "<|image_pad|>"  # the processor repeats it once per merged image token
+IMAGE_PLACEHOLDER = "<|vision_start|>" + IMAGE_PAD + "<|vision_end|>"
 
-# Qwen2-VL-Instruct's chat template, verbatim: ChatML with a default system turn and the image
-# placeholder wherever the message content lists an image.
+DEFAULT_SYSTEM = "You are a helpful assistant."
+# Qwen2-VL-Instruct's chat template, verbatim: ChatML with a default system turn (DEFAULT_SYSTEM)
+# and the image placeholder wherever the message content lists an image.
 CHAT_TEMPLATE = (
     "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
     "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>system\n" + DEFAULT_SYSTEM + "<|im_end|>\n{% endif %}"
     "<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
     "{% else %}{% for content in message['content'] %}"

@@ -135,32 +135,61 @@ def answer_weights(length: int, spans: Sequence[MessageSpan], turn_weights: Sequ
 # --- building examples with a processor ---------------------------------------------------------
 
 
-def build_example(processor, dialogue: Dialogue, *, image_root: str | Path | None = None,
-                  max_length: int = 2048, name: str | None = None) -> Example:
-    """Render, tokenize and weight one dialogue; the image (if any) goes once into turn 1."""
-    from ..models.chat import build_inputs
+@dataclass(frozen=True)
+class _Pixels:
+    """One image as the processor gives it, shared by every example of that image."""
 
+    values: np.ndarray
+    grid: np.ndarray
+    key: str
+
+
+def build_example(processor, dialogue: Dialogue, *, image_root: str | Path | None = None,
+                  max_length: int = 2048, name: str | None = None,
+                  images: dict[Path, _Pixels] | None = None) -> Example:
+    """Render, tokenize and weight one dialogue; the image (if any) goes once into turn 1.
+
+    `images` (path -> pixels) lets examples of the same photo share its pixels: the photo is
+    processed once, and every later dialogue about it only tokenizes its text."""
     name = name or dialogue_name(dialogue)
     image = _image_path(dialogue, image_root)
-    inputs = build_inputs(processor, dialogue.messages(), image, add_generation_prompt=False)
-    ids = inputs["input_ids"][0].astype(np.int32)
+    ids, pixels = _encode(processor, dialogue, image, {} if images is None else images)
     if len(ids) > max_length:
         raise TrainingError(
             f"dialogue {name} is {len(ids)} tokens, over max_length {max_length}; raise max_length, "
             f"lower the image resolution (max_pixels) or shorten its answers")
     special = SpecialIds.from_tokenizer(processor.tokenizer)
     weights, kinds = _weights_for(processor.tokenizer, ids, dialogue, special, name)
-    grid = inputs["image_grid_thw"][0].astype(np.int64) if image is not None else None
     merge = processor.image_processor.merge_size
+    key, values, grid = (pixels.key, pixels.values, pixels.grid) if pixels else (None, None, None)
     positions = mrope_positions(ids, [grid] if grid is not None else [], special.image, merge)
-    pixels = inputs["pixel_values"].astype(np.float32) if image is not None else None
-    return Example(name, ids, weights, kinds, positions, _image_key(pixels, grid), pixels, grid,
-                   special.image)
+    return Example(name, ids, weights, kinds, positions, key, values, grid, special.image)
+
+
+def _encode(processor, dialogue: Dialogue, image: Path | None, images: dict) -> tuple[np.ndarray, _Pixels | None]:
+    """(token ids, pixels): the processor's own encoding the first time a photo is seen, then the
+    text alone with the image placeholder expanded as the processor expands it."""
+    from ..models.chat import build_inputs, render_prompt
+    from ..models.tokenizer import IMAGE_PAD
+
+    if image is None or image not in images:
+        inputs = build_inputs(processor, dialogue.messages(), image, add_generation_prompt=False)
+        if image is not None:
+            grid = inputs["image_grid_thw"][0].astype(np.int64)
+            pixels = inputs["pixel_values"].astype(np.float32)
+            images[image] = _Pixels(pixels, grid, _image_key(pixels, grid))
+        return inputs["input_ids"][0].astype(np.int32), images.get(image)
+    pixels = images[image]
+    prompt = render_prompt(processor, dialogue.messages(), with_image=True, add_generation_prompt=False)
+    tokens = int(np.prod(pixels.grid)) // processor.image_processor.merge_size ** 2
+    ids = processor.tokenizer(prompt.replace(IMAGE_PAD, IMAGE_PAD * tokens, 1))["input_ids"]
+    return np.asarray(ids, np.int32), pixels
 
 
 def build_examples(processor, dialogues: Sequence[Dialogue], *, image_root=None,
                    max_length: int = 2048) -> list[Example]:
-    return [build_example(processor, d, image_root=image_root, max_length=max_length)
+    images: dict[Path, _Pixels] = {}
+    return [build_example(processor, d, image_root=image_root, max_length=max_length, images=images)
             for d in dialogues]
 
 

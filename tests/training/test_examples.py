@@ -121,3 +121,19 @@ def test_mrope_positions_match_transformers(processor, tiny_model_dir, tmp_path)
         image_grid_thw=torch.from_numpy(inputs["image_grid_thw"]))
     assert np.array_equal(ex.position_ids, ref[:, 0].numpy())
     assert np.array_equal(mrope_positions(np.arange(5) + 10, [], 2, 2), np.tile(np.arange(5), (3, 1)))
+
+
+def test_dialogues_of_one_photo_share_its_pixels_and_encode_as_alone(processor, dialogues):
+    from dataclasses import replace
+
+    from sdft_local.training.examples import build_examples
+
+    again = replace(dialogues[0], turns=dialogues[0].turns[:1], variant=7)
+    together = build_examples(processor, [dialogues[0], again])
+    alone = [build_example(processor, d) for d in (dialogues[0], again)]
+    for shared, single in zip(together, alone):
+        assert np.array_equal(shared.input_ids, single.input_ids)
+        assert np.array_equal(shared.weights, single.weights)
+        assert np.array_equal(shared.position_ids, single.position_ids)
+        assert shared.image_key == single.image_key
+    assert together[0].pixel_values is together[1].pixel_values  # processed once, not copied
