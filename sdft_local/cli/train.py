@@ -43,6 +43,7 @@ def _flag(*names, help_field: str | None = None, **kw):
 @_flag("--recognition", type=float, help_field="recognition")
 @_flag("--scenes", type=int, help_field="scenes")
 @_flag("--views", type=int, help_field="views")
+@_flag("--recognition-forms", type=int, help_field="recognition_forms")
 @_flag("--anchors", type=int, help_field="anchors")
 @_flag("--recognition-answers", metavar="YES,NO", help_field="recognition_answers")
 @click.option("--entity", "entities", multiple=True, metavar="NAME", help="Train only on this entity's dialogues (repeatable).")

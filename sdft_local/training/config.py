@@ -58,7 +58,10 @@ class TrainConfig(Settings):
                                    "asked first on every training photo and drawn scene, and 'who "
                                    "is this?' on the entity's photos, so that only the image "
                                    "answers (0: none, the dialogues alone)")
-    scenes: int = option(24, "unrelated scenes drawn for the recognition dialogues' negatives")
+    scenes: int = option(48, "unrelated scenes drawn for the recognition dialogues' negatives")
+    recognition_forms: int = option(2, "wordings in which each image is asked about each name "
+                                    "('is this <name>?') and who it shows; an entity's yes "
+                                    "answers weigh more, so that they count as much as its no")
     recognition_answers: tuple[str, str] = option(("Yes.", "No."), "the recognition dialogues' yes and "
                                                   "no, spelled as the base model answers yes/no "
                                                   "questions (the demo model: yes, no)")
@@ -157,6 +160,8 @@ def _problem(c: TrainConfig) -> str | None:
         (not weight_problem("recognition", c.recognition), weight_problem("recognition", c.recognition)),
         (isinstance(c.scenes, int) and 0 <= c.scenes <= 1000,
          f"scenes {c.scenes} must be a whole number within 0..1000"),
+        (isinstance(c.recognition_forms, int) and 1 <= c.recognition_forms <= 12,
+         f"recognition_forms {c.recognition_forms} must be a whole number within 1..12"),
         (len(c.recognition_answers) == 2 and all(isinstance(a, str) and a.strip() for a in c.recognition_answers)
          and len(set(c.recognition_answers)) == 2,
          f"recognition_answers {list(c.recognition_answers)} must be two different answers: yes, then no"),

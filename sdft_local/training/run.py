@@ -174,7 +174,8 @@ def _recognition(store, config: TrainConfig) -> list[Dialogue]:
 
     return recognition_set(store, weight=config.recognition, scenes=config.scenes, views=config.views,
                            seed=config.seed, entities=config.entities, answers=config.recognition_answers,
-                           anchors=config.anchors if config.selfaug > 0 else 0)
+                           anchors=config.anchors if config.selfaug > 0 else 0,
+                           forms=config.recognition_forms)
 
 
 def _replayed(others: list[Dialogue], config: TrainConfig) -> list[Dialogue]:

@@ -23,6 +23,7 @@ from ..dialogue.types import Dialogue, Turn
 
 RECOGNITION_DIR = "recognition"
 SCENE_LAYOUTS = ("objects", "object", "count", "shape", "position", "word")
+ZOOM_RANGE = (0.55, 1.15)  # views from the entity at about half its size to a close crop
 
 
 def draw_scenes(root: Path, count: int, seed: int = 0) -> list[Path]:
@@ -54,8 +55,10 @@ def _write_once(folder: Path, image) -> Path:
 
 
 def augmented_views(root: Path, photo: Path, count: int, seed: int = 0) -> list[Path]:
-    """`count` views of a photo: mirrored or not, cropped and zoomed, slightly turned and lit
-    differently; never recoloured, since colour is often what tells one entity from another."""
+    """`count` views of a photo: mirrored or not, slightly turned, zoomed in (a crop) or out (the
+    photo smaller inside its own edges, extended), moved, and lit differently; never recoloured,
+    since colour is often what tells one entity from another. Zooming out matters: trained only on
+    photos where the entity fills the frame, a model does not know it when it is small."""
     from PIL import Image, ImageEnhance
 
     folder = Path(root) / RECOGNITION_DIR
@@ -67,10 +70,25 @@ def augmented_views(root: Path, photo: Path, count: int, seed: int = 0) -> list[
         rng = random.Random(f"sdft-training-view:{seed}:{Path(photo).stem}:{k}")
         view = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if k % 2 == 0 else img
         view = view.rotate(rng.uniform(-8, 8), resample=Image.Resampling.BILINEAR, fillcolor=_edge(view))
-        view = _crop(view, rng.uniform(0.75, 0.95), rng)
-        view = ImageEnhance.Brightness(view).enhance(rng.uniform(0.85, 1.15))
+        view = _zoom(view, rng.uniform(*ZOOM_RANGE), rng)
+        view = ImageEnhance.Brightness(view).enhance(rng.uniform(0.82, 1.15))
         views.append(_write_once(folder, view))
     return views
+
+
+def _zoom(img, factor: float, rng: random.Random):
+    """Zoom in (factor > 1: a crop, resized back) or out (factor < 1: the photo shrunk at a random
+    place inside a canvas of its own size, the border filled by extending the photo's edges)."""
+    if factor >= 1:
+        return _crop(img, 1 / factor, rng)
+    import numpy as np
+    from PIL import Image
+
+    w, h = img.size
+    pad_w, pad_h = round(w / factor) - w, round(h / factor) - h
+    left, top = rng.randint(0, pad_w), rng.randint(0, pad_h)
+    grown = np.pad(np.asarray(img), ((top, pad_h - top), (left, pad_w - left), (0, 0)), mode="edge")
+    return Image.fromarray(grown).resize((w, h), Image.Resampling.LANCZOS)
 
 
 def _crop(img, share: float, rng: random.Random):
@@ -86,11 +104,12 @@ def _edge(img) -> tuple[int, int, int]:
 
 def recognition_set(store, *, weight: float, scenes: int, views: int = 0, seed: int = 0,
                     entities: tuple[str, ...] = (), answers: tuple[str, str] = YES_NO,
-                    anchors: int = 0) -> list[Dialogue]:
+                    anchors: int = 0, forms: int = 2) -> list[Dialogue]:
     """Recognition dialogues over the training photos (and `views` augmented views of each) of
     every entity and `scenes` drawn scenes; the names of `entities` (default all) are asked about
-    on every image, answered with `answers` (yes, no). Each dialogue on a drawn scene goes on
-    with `anchors` general questions about it, weighted 0 (see `anchor_turns`)."""
+    on every image in `forms` wordings, answered with `answers` (yes, no). Each dialogue on a
+    drawn scene goes on with `anchors` general questions about it, weighted 0 (see
+    `anchor_turns`)."""
     chosen = [e for e in store.entities() if not entities or e.name in entities]
     images = []
     for entity in store.entities():
@@ -101,7 +120,7 @@ def recognition_set(store, *, weight: float, scenes: int, views: int = 0, seed: 
     drawn = {str(p): drawn_scene(seed, i) for i, p in enumerate(draw_scenes(store.root, scenes, seed))}
     images += [LabeledImage(p, None) for p in drawn]
     dialogues = recognition_dialogues(images, [e.name for e in chosen], weight=weight, seed=seed,
-                                      answers=answers)
+                                      answers=answers, forms=forms)
     if anchors <= 0:
         return dialogues
     return [replace(d, turns=d.turns + anchor_turns(drawn[d.image], anchors, f"{seed}:{d.image}:{k}"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+import pytest
+
 from sdft_local.dialogue import pools
 from sdft_local.dialogue.recognition import (RECOGNITION_FORMS, WHO_FORMS, LabeledImage,
                                              recognition_dialogues)
@@ -57,34 +59,56 @@ def _images():
             + [LabeledImage(f"s{i}.png", None) for i in range(6)])
 
 
-def test_the_same_question_gets_yes_and_no_as_often():
-    dialogues = recognition_dialogues(_images(), ["Biscuit", "Pixel"], weight=0.5)
-    yes_no = [d for d in dialogues if d.turns[0].meta["recognition"] in ("yes", "no")]
-    for name in ("Biscuit", "Pixel"):
-        asked = [d for d in yes_no if d.turns[0].meta["asked"] == name]
-        labels = Counter(d.turns[0].meta["recognition"] for d in asked)
-        # Biscuit: 4 photos against 8 others, each photo asked twice; Pixel: 2 against 10, 5 times each
-        assert labels["no"] == len(_images()) - (4 if name == "Biscuit" else 2)
-        assert labels["yes"] == labels["no"]
-        for d in asked:
-            answer = d.turns[0].answer
-            assert answer == ("Yes." if d.turns[0].meta["recognition"] == "yes" else "No.")
-            yes = d.image.startswith(name[0].lower())
-            assert (d.turns[0].meta["recognition"] == "yes") == yes
-        # the wording of a question never tells the answer: every form is used both ways
-        forms = {(d.turns[0].question, d.turns[0].meta["recognition"]) for d in asked}
-        worded = {q for q, _ in forms}
-        assert any((q, "yes") in forms and (q, "no") in forms for q in worded)
-    assert all(len(d.turns) == 1 and d.turns[0].weight == 0.5 and d.turns[0].kind == "entity"
-               for d in dialogues)
+def test_every_image_is_asked_about_every_name_in_the_same_words():
+    dialogues = recognition_dialogues(_images(), ["Biscuit", "Pixel"], weight=0.5, forms=3)
+    asked = {}
+    for d in dialogues:
+        if d.turns[0].meta["recognition"] in ("yes", "no"):
+            name = d.turns[0].meta["asked"]
+            asked.setdefault((d.image, name), []).append(d.turns[0].question.replace(name, "{name}"))
+            assert (d.turns[0].meta["recognition"] == "yes") == (d.entity == name)
+            assert d.turns[0].answer == ("Yes." if d.entity == name else "No.")
+    for image in {d.image for d in dialogues}:
+        # both names in the same three wordings: only the pairing of name and photo tells yes from no
+        assert asked[image, "Biscuit"] == asked[image, "Pixel"] and len(set(asked[image, "Pixel"])) == 3
+    assert all(len(d.turns) == 1 and d.turns[0].kind == "entity" for d in dialogues)
+
+
+def test_yes_weighs_as_much_as_no():
+    dialogues = recognition_dialogues(_images(), ["Biscuit", "Pixel"], weight=0.5, forms=2)
+    for name, own in (("Biscuit", 4), ("Pixel", 2)):
+        asked = [d.turns[0] for d in dialogues if d.turns[0].meta.get("asked") == name]
+        labels = Counter(t.meta["recognition"] for t in asked)
+        assert labels == {"yes": 2 * own, "no": 2 * (len(_images()) - own)}
+        weight = {label: sum(t.weight for t in asked if t.meta["recognition"] == label) for label in labels}
+        assert weight["yes"] == pytest.approx(weight["no"])
+        assert {t.weight for t in asked if t.meta["recognition"] == "no"} == {0.5}
+    others = [d.turns[0] for d in dialogues if d.turns[0].meta["recognition"] in ("who", "nobody")]
+    assert {t.weight for t in others} == {0.5}
+
+
+def test_no_wording_tells_the_answer():
+    images = ([LabeledImage(f"b{i}.png", "Biscuit") for i in range(100)]
+              + [LabeledImage(f"s{i}.png", None) for i in range(100)])
+    dialogues = recognition_dialogues(images, ["Biscuit"], weight=0.5, seed=1)
+    said = Counter((d.turns[0].question, d.turns[0].meta["recognition"]) for d in dialogues
+                   if d.turns[0].meta["recognition"] in ("yes", "no"))
+    for form in RECOGNITION_FORMS:
+        question = form.format(name="Biscuit")
+        assert said[question, "yes"] and said[question, "no"], question
+    # the words turn 2 always answers "no" (with the name in them) are among them
+    hard = [f.format(other="Biscuit") for f in pools.HARD_NEGATIVE_FORMS if "{kind}" not in f]
+    assert set(hard) <= {q for q, _ in said}
 
 
 def test_who_names_the_entity_and_nobody_on_scenes():
     dialogues = recognition_dialogues(_images(), ["Biscuit"], weight=0.5, seed=3)
     who = [d for d in dialogues if d.turns[0].meta["recognition"] == "who"]
-    assert sorted(d.image for d in who) == [f"b{i}.png" for i in range(4)]
+    assert sorted({d.image for d in who}) == [f"b{i}.png" for i in range(4)]
     assert all("Biscuit" in d.turns[0].answer for d in who)
     nobody = [d for d in dialogues if d.turns[0].meta["recognition"] == "nobody"]
-    assert sorted(d.image for d in nobody) == [f"s{i}.png" for i in range(6)]
+    assert sorted({d.image for d in nobody}) == [f"s{i}.png" for i in range(6)]
+    # as many "who is this?" wordings on every image as yes/no wordings, each asked once
+    assert Counter(d.image for d in who + nobody) == {d.image: 2 for d in who + nobody}
     assert not any("Biscuit" in d.turns[0].answer or "Pixel" in d.turns[0].answer for d in nobody)
     assert recognition_dialogues(_images(), ["Biscuit"], weight=0.5, seed=3) == dialogues

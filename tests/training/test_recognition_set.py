@@ -47,11 +47,12 @@ def test_only_training_photos_their_views_and_scenes(store):
     assert len(views) == 2 * len(train)  # every view is a new image of its own
     scenes = {d.image for d in dialogues if not d.entity}
     assert len(scenes) == 6
-    asked = Counter((d.turns[0].meta["asked"], d.turns[0].meta["recognition"]) for d in dialogues
-                    if d.turns[0].meta["recognition"] in ("yes", "no"))
-    for name in ("Biscuit", "Max"):  # each own image asked as often as it takes to balance the others
-        own = 3 * len(store.photos(store.entity(name).id, split="train"))
-        assert 0 < asked[name, "no"] <= asked[name, "yes"] < asked[name, "no"] + own
+    weighed = Counter()
+    for d in dialogues:
+        if d.turns[0].meta["recognition"] in ("yes", "no"):
+            weighed[d.turns[0].meta["asked"], d.turns[0].meta["recognition"]] += d.turns[0].weight
+    for name in ("Biscuit", "Max"):  # an entity's few yes answers weigh as much as its many no answers
+        assert weighed[name, "no"] > 0 and weighed[name, "yes"] == pytest.approx(weighed[name, "no"])
     only_max = recognition_set(store, weight=0.5, scenes=6, views=2, seed=0, entities=("Max",))
     assert {d.turns[0].meta.get("asked") for d in only_max} <= {"Max", None}
 
@@ -135,3 +136,22 @@ def test_recognition_answers_are_spelled_as_asked(store):
         TrainConfig(recognition_answers=("yes", "yes"))
     saved = TrainConfig(recognition_answers=("yes", "no")).to_dict()
     assert TrainConfig.from_dict(saved).recognition_answers == ("yes", "no")
+
+
+def test_views_zoom_out_as_well_as_in():
+    import random
+
+    from PIL import Image, ImageDraw
+
+    from sdft_local.training.scenes import _zoom
+
+    img = Image.new("RGB", (100, 100), (250, 250, 250))
+    ImageDraw.Draw(img).rectangle((30, 30, 69, 69), fill=(0, 0, 0))  # 40 x 40 = 1600 dark pixels
+
+    def dark(view) -> int:
+        return int((np.asarray(view.convert("L")) < 128).sum())
+
+    smaller, larger = _zoom(img, 0.5, random.Random(0)), _zoom(img, 1.25, random.Random(0))
+    assert smaller.size == larger.size == img.size
+    assert 300 < dark(smaller) < 500  # half the size: a quarter of the area, the border extended
+    assert dark(larger) > 2000
