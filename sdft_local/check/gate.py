@@ -19,6 +19,7 @@ from .report import FamilyRetention, GateVerdict, KnowledgeReport, Reason, Reten
 
 LESS_TRAINING = "lower the learning rate or the epochs, raise the caption turn's weight, or "
 MORE_TRAINING = "train longer (more epochs) or add photos of the entity"
+LEVELS = ("warn", "fail")
 DRIFTED_UNLEARNED = ("the run drifted from the base model before it learned the entity, so neither "
                      "longer nor shorter training helps: lower the learning rate and raise the epochs "
                      "(smaller steps, more of them), add photos of the entity, or ")
@@ -42,12 +43,8 @@ def judge(knowledge: KnowledgeReport, retention: RetentionReport, gate: GateConf
     train more) or both (smaller steps), never "train longer" next to "train less"."""
     forgetting = _retention_reasons(retention, gate) + _bleed_reasons(retention, gate)
     learning = _knowledge_reasons(knowledge, gate)
-    if forgetting and learning:
-        both = DRIFTED_UNLEARNED + _selfaug_advice(train_config)
-        forget_fix = learn_fix = both
-    else:
-        forget_fix, learn_fix = forgetting_fix(train_config), MORE_TRAINING
-    reasons = _advised(forgetting, forget_fix) + _advised(learning, learn_fix)
+    fix = _diagnosis(forgetting, learning, train_config)
+    reasons = _advised(forgetting, fix) + _advised(learning, fix)
     notes = list(knowledge.notes)
     if retention.ratio is None:
         notes.append(f"probe accuracy ratios are not gated: in no family of at least 10 items does "
@@ -56,6 +53,23 @@ def judge(knowledge: KnowledgeReport, retention: RetentionReport, gate: GateConf
     levels = {r.level for r in reasons}
     verdict = "fail" if "fail" in levels else "warn" if "warn" in levels else "pass"
     return GateVerdict(verdict, tuple(reasons), tuple(notes))
+
+
+def _diagnosis(forgetting: list[Reason], learning: list[Reason], train_config: dict | None) -> str:
+    """The one fix every reason carries. The side that fails decides over a side that only warns
+    (a run that does not know its entity and forgot a little needs more training that keeps the
+    rest, not less); when both fail, or both only warn, the run drifted before it learned."""
+    worst_forgetting, worst_learning = _worst(forgetting), _worst(learning)
+    if forgetting and learning and worst_forgetting == worst_learning:
+        return DRIFTED_UNLEARNED + _selfaug_advice(train_config)
+    if learning and worst_learning > worst_forgetting:
+        return MORE_TRAINING + (f", and {_selfaug_advice(train_config)} so the longer run keeps the rest"
+                                if forgetting else "")
+    return forgetting_fix(train_config)
+
+
+def _worst(reasons: list[Reason]) -> int:
+    return max((LEVELS.index(r.level) for r in reasons), default=-1)
 
 
 def _advised(reasons: list[Reason], fix: str) -> list[Reason]:

@@ -127,6 +127,24 @@ def test_advice_is_one_diagnosis():
         assert "train longer" not in reason.message and "lower the learning rate or the epochs" not in reason.message
 
 
+def test_the_failing_side_decides_over_a_warning():
+    # It does not know its entity (fail) and forgot a little (warn): train longer, keeping the rest.
+    under = judge(knowledge(weighted=0.5, positives=0.0), retention(ratio=0.95), GATE, {"selfaug": 2})
+    assert metrics(under) == {"retention.ratio": "warn", "knowledge.recognition": "fail",
+                              "knowledge.positives.Biscuit": "fail"}
+    for reason in under.reasons:
+        assert "train longer" in reason.message and "raise SelfAug above the run's 2" in reason.message
+        assert "lower the learning rate" not in reason.message and "before it learned" not in reason.message
+    # It forgot (fail) and recognizes a little less well than it should (warn): train less.
+    over = judge(knowledge(weighted=0.7), retention(kl=0.8), GATE)
+    assert metrics(over) == {"retention.kl": "fail", "knowledge.recognition": "warn"}
+    assert all("lower the learning rate or the epochs" in r.message and "train longer" not in r.message
+               for r in over.reasons)
+    # Both only warn: the run drifted before it learned.
+    both = judge(knowledge(weighted=0.7), retention(ratio=0.95), GATE)
+    assert all("before it learned the entity" in r.message for r in both.reasons)
+
+
 def test_ungated_ratio_becomes_a_note():
     v = judge(knowledge(), retention(ratio=None, families=(family(gated=False),)), GATE)
     assert v.verdict == "pass"
