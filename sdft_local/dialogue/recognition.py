@@ -92,6 +92,16 @@ def recognition_dialogues(images: Sequence[LabeledImage], names: Iterable[str], 
     return out
 
 
+def contrast_group(dialogue: Dialogue) -> str | None:
+    """What a yes/no recognition dialogue shares with the same question about the other names on
+    the same photo (None for any other dialogue): trained side by side, the answers that differ
+    only by the name are learned from the photo, and no step pushes every answer one way."""
+    if len(dialogue.turns) != 1 or "asked" not in (dialogue.turns[0].meta or {}):
+        return None
+    turn = dialogue.turns[0]
+    return f"{dialogue.image}\n{turn.question.replace(turn.meta['asked'], '{name}')}"
+
+
 def _yes_weight(weight: float, own: int, total: int) -> float:
     """The weight of an entity's yes answers that makes them count as much as its no answers
     (never below `weight`, never above the largest turn weight)."""

@@ -3,7 +3,9 @@
 Owns:
 - the order: per epoch a seeded shuffle, then length bucketing (sort within windows, shuffle the
   resulting batches), so micro-batch m of a run is a pure function of (seed, m) and a resumed run
-  sees exactly the batches an uninterrupted one would;
+  sees exactly the batches an uninterrupted one would; examples of one contrast group (the same
+  photo asked the same question about each name) share a micro-batch, so the answers that differ
+  only by the name are learned against each other in one step, not pulled apart steps away;
 - `collate`: right padding (with causal attention, padding never changes real positions), the
   flat indices of the positions whose next token has weight > 0 (the only places the output
   projection and the CE are computed), and of the weight-0 text positions SelfAug uses;
@@ -95,36 +97,60 @@ def _loss_positions(examples: Sequence[Example], length: int):
 
 
 def epoch_order(lengths: Sequence[int], batch_size: int, seed: int, epoch: int,
-                bucketing: bool = True) -> list[tuple[int, ...]]:
-    """The micro-batches of one epoch: seeded shuffle, then sort-within-window length bucketing."""
+                bucketing: bool = True, groups: Sequence[str | None] | None = None) -> list[tuple[int, ...]]:
+    """The micro-batches of one epoch: seeded shuffle, then sort-within-window length bucketing.
+
+    Examples with the same `groups` key go into one micro-batch together; the others are dealt
+    into units of the groups' size, so every micro-batch holds `batch_size // size` whole units."""
     rng = np.random.default_rng([seed, epoch])
-    order = rng.permutation(len(lengths))
+    units = _units(len(lengths), batch_size, groups, rng)
+    order = rng.permutation(len(units))
+    per = max(1, batch_size // max(len(u) for u in units))
     if bucketing:
-        window = batch_size * BUCKET_WINDOW
-        lengths = np.asarray(lengths)
+        window = per * BUCKET_WINDOW
+        longest = np.array([max(lengths[i] for i in u) for u in units])
         order = np.concatenate([
-            chunk[np.argsort(lengths[chunk], kind="stable")]
+            chunk[np.argsort(longest[chunk], kind="stable")]
             for chunk in np.array_split(order, max(1, math.ceil(len(order) / window)))
         ])
-    batches = [tuple(int(i) for i in order[s: s + batch_size]) for s in range(0, len(order), batch_size)]
+    batches = [tuple(int(i) for u in order[s: s + per] for i in units[u]) for s in range(0, len(order), per)]
     return [batches[i] for i in rng.permutation(len(batches))] if bucketing else batches
+
+
+def _units(n: int, batch_size: int, groups, rng) -> list[tuple[int, ...]]:
+    """Whole contrast groups, and the ungrouped examples shuffled into units of the same size;
+    one example per unit when there are no groups or a group would not fit in a micro-batch."""
+    members: dict[str, list[int]] = {}
+    for i, key in enumerate(groups or ()):
+        if key is not None:
+            members.setdefault(key, []).append(i)
+    grouped = [tuple(m) for m in members.values() if len(m) > 1]
+    size = max((len(g) for g in grouped), default=1)
+    if size == 1 or size > batch_size:
+        return [(i,) for i in range(n)]
+    inside = {i for g in grouped for i in g}
+    rest = [i for i in rng.permutation(n).tolist() if i not in inside]
+    return grouped + [tuple(rest[s: s + size]) for s in range(0, len(rest), size)]
 
 
 class DataOrder:
     """Micro-batch m of the run → dataset indices, for any m (epochs repeat with new shuffles)."""
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, bucketing: bool = True):
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, bucketing: bool = True,
+                 groups: Sequence[str | None] | None = None):
         if not len(lengths):
             raise ValueError("no examples to train on")
         self.lengths, self.batch_size, self.seed, self.bucketing = list(lengths), batch_size, seed, bucketing
-        self.per_epoch = math.ceil(len(self.lengths) / batch_size)
-        self._epochs: dict[int, list[tuple[int, ...]]] = {}
+        self.groups = list(groups) if groups is not None else None
+        self._epochs: dict[int, list[tuple[int, ...]]] = {0: epoch_order(
+            self.lengths, batch_size, seed, 0, bucketing, self.groups)}
+        self.per_epoch = len(self._epochs[0])  # the same in every epoch: units never change
 
     def micro_batch(self, m: int) -> tuple[int, ...]:
         epoch, pos = divmod(m, self.per_epoch)
         if epoch not in self._epochs:
             self._epochs = {epoch: epoch_order(self.lengths, self.batch_size, self.seed, epoch,
-                                               self.bucketing)}
+                                               self.bucketing, self.groups)}
         return self._epochs[epoch][pos]
 
     def total_steps(self, epochs: float, grad_accum: int, steps: int | None = None) -> int:

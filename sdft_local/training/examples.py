@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..dialogue.recognition import contrast_group
 from ..dialogue.types import TURN_KINDS, Dialogue
 from ..errors import TrainingError
 from ..models.student import mrope_positions  # noqa: F401 (also this module's public name)
@@ -65,6 +66,7 @@ class Example:
     pixel_values: np.ndarray | None   # (patches, C·tp·p·p) float32
     image_grid_thw: np.ndarray | None  # (3,) int64
     image_token_id: int
+    group: str | None = None     # contrast group: trained in the same micro-batch as its members
 
     @property
     def length(self) -> int:
@@ -163,7 +165,8 @@ def build_example(processor, dialogue: Dialogue, *, image_root: str | Path | Non
     merge = processor.image_processor.merge_size
     key, values, grid = (pixels.key, pixels.values, pixels.grid) if pixels else (None, None, None)
     positions = mrope_positions(ids, [grid] if grid is not None else [], special.image, merge)
-    return Example(name, ids, weights, kinds, positions, key, values, grid, special.image)
+    return Example(name, ids, weights, kinds, positions, key, values, grid, special.image,
+                   contrast_group(dialogue))
 
 
 def _encode(processor, dialogue: Dialogue, image: Path | None, images: dict) -> tuple[np.ndarray, _Pixels | None]:

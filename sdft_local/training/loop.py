@@ -107,7 +107,7 @@ class _Run:
     def __init__(self, student, examples, config: TrainConfig, ctx: RunContext, pad_id: int):
         self.student, self.examples, self.config, self.ctx, self.pad_id = student, examples, config, ctx, pad_id
         self.order = DataOrder([e.length for e in examples], config.batch_size, config.seed,
-                               config.length_bucketing)
+                               config.length_bucketing, [e.group for e in examples])
         self.total = self.order.total_steps(config.epochs, config.grad_accum, config.steps)
         self.state = _resume_state(student, ctx) if ctx.resume else _fresh_state()
         self.start = self.state.get("step", 0)

@@ -9,7 +9,7 @@ import pytest
 
 from sdft_local.dialogue import pools
 from sdft_local.dialogue.recognition import (RECOGNITION_FORMS, WHO_FORMS, LabeledImage,
-                                             recognition_dialogues)
+                                             contrast_group, recognition_dialogues)
 
 
 def _training_templates() -> list[str]:
@@ -72,6 +72,20 @@ def test_every_image_is_asked_about_every_name_in_the_same_words():
         # both names in the same three wordings: only the pairing of name and photo tells yes from no
         assert asked[image, "Biscuit"] == asked[image, "Pixel"] and len(set(asked[image, "Pixel"])) == 3
     assert all(len(d.turns) == 1 and d.turns[0].kind == "entity" for d in dialogues)
+
+
+def test_a_contrast_group_is_one_photo_asked_one_question_about_each_name():
+    dialogues = recognition_dialogues(_images(), ["Biscuit", "Pixel"], weight=0.5, forms=2)
+    groups: dict[str, list] = {}
+    for d in dialogues:
+        groups.setdefault(contrast_group(d), []).append(d)
+    asked = [d for d in dialogues if "asked" in d.turns[0].meta]
+    assert len(groups.pop(None)) == len(dialogues) - len(asked) > 0  # who / nobody: no group
+    assert len(groups) == len(asked) // 2
+    for members in groups.values():
+        assert len({d.image for d in members}) == 1
+        assert sorted(d.turns[0].meta["asked"] for d in members) == ["Biscuit", "Pixel"]
+        assert len({d.turns[0].question.replace(d.turns[0].meta["asked"], "") for d in members}) == 1
 
 
 def test_yes_weighs_as_much_as_no():

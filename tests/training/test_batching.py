@@ -53,6 +53,29 @@ def test_epoch_order_is_a_seeded_permutation_with_length_buckets():
     assert padded == 2 * (11 + 13 + 200 + 210) < min(unbucketed)
 
 
+@pytest.mark.parametrize("batch_size", [2, 4])
+def test_a_contrast_group_shares_its_micro_batch(batch_size):
+    groups = [f"g{i // 2}" if i < 12 else None for i in range(17)]  # six pairs, five ungrouped
+    lengths = [10 + (i * 7) % 13 for i in range(17)]
+    for epoch in range(4):
+        for bucketing in (True, False):
+            batches = epoch_order(lengths, batch_size, seed=epoch, epoch=epoch, bucketing=bucketing,
+                                  groups=groups)
+            assert sorted(i for b in batches for i in b) == list(range(17))
+            assert all(len(b) <= batch_size for b in batches)
+            where = {i: n for n, b in enumerate(batches) for i in b}
+            assert all(where[2 * g] == where[2 * g + 1] for g in range(6))
+    # The count of micro-batches is the same every epoch, so steps map to batches for any epoch.
+    order = DataOrder(lengths, batch_size, seed=1, groups=groups)
+    assert {len(epoch_order(lengths, batch_size, 1, e, groups=groups)) for e in range(5)} == {order.per_epoch}
+
+
+def test_groups_too_large_for_a_micro_batch_are_not_kept_together():
+    groups = ["a", "a", "a", None]
+    assert epoch_order([5, 6, 7, 8], 2, seed=0, epoch=0, groups=groups) == \
+        epoch_order([5, 6, 7, 8], 2, seed=0, epoch=0)
+
+
 def test_data_order_continues_across_epochs_and_counts_steps():
     order = DataOrder([5, 6, 7, 8, 9], batch_size=2, seed=3)
     assert order.per_epoch == 3

@@ -137,3 +137,16 @@ def test_dialogues_of_one_photo_share_its_pixels_and_encode_as_alone(processor, 
         assert np.array_equal(shared.position_ids, single.position_ids)
         assert shared.image_key == single.image_key
     assert together[0].pixel_values is together[1].pixel_values  # processed once, not copied
+
+
+def test_recognition_examples_carry_their_contrast_group(processor, dialogues):
+    from sdft_local.dialogue.recognition import LabeledImage, recognition_dialogues
+    from sdft_local.training.examples import build_examples
+
+    photo = dialogues[0].image
+    asked = [d for d in recognition_dialogues([LabeledImage(photo, dialogues[0].entity)],
+                                              [dialogues[0].entity, "Zed"], weight=0.5, forms=1)]
+    examples = build_examples(processor, [dialogues[0], *asked])
+    assert examples[0].group is None
+    groups = [e.group for e, d in zip(examples[1:], asked) if "asked" in d.turns[0].meta]
+    assert len(groups) == 2 and groups[0] == groups[1] is not None
