@@ -45,7 +45,7 @@ _BUILTINS = {
 # LoRA learns at five times the 2B model's rate (bench/learning.py, docs/results.md); it answers
 # yes/no questions "yes" / "no" (its pretraining's short answers), not "Yes." / "No.". A local
 # folder gets the training defaults.
-_DEMO_TRAINING = {"learning_rate": 1e-3, "epochs": 6.0, "lora_rank": 16, "lora_dropout": 0.0,
+_DEMO_TRAINING = {"learning_rate": 1e-3, "epochs": 9.0, "lora_rank": 16, "lora_dropout": 0.0,
                   "selfaug": 2.0, "recognition_answers": ("yes", "no"), "lora_targets": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                                    "up_proj", "down_proj")}
 _2B_TRAINING = {"learning_rate": 2e-4, "epochs": 3.0, "lora_rank": 8, "selfaug": 0.5}
