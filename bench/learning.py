@@ -54,6 +54,7 @@ METHODS = {
     "default_no_views": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.5, "views": 0},
     "default_anchors": {"turn_weights": SDFT, "selfaug": 2.0, "recognition": 0.5, "anchors": 2},
 }
+VERDICTS = ("pass", "warn", "fail")
 FOCUS = "Biscuit"  # the entity the tables single out; the other one is its hard negative
 METRICS = ("recognition", "positives", "name_recall", "fact_accuracy", f"{FOCUS}_recognition",
            "retention", "kl_per_token", "bleed_yes_rate")
@@ -262,8 +263,7 @@ def _summary(rows: list[dict], key: str, metrics) -> dict:
     for group in dict.fromkeys(r[key] for r in flat):
         mine = [r for r in flat if r[key] == group]
         out[group] = {m: _mean_std([r.get(m) for r in mine]) for m in (*metrics, *OPEN_FACTS)}
-        out[group]["passed"] = sum(r["verdict"] != "fail" for r in mine)
-        out[group]["runs"] = len(mine)
+        out[group]["verdicts"] = {v: sum(r["verdict"] == v for r in mine) for v in VERDICTS}
     return out
 
 
@@ -282,11 +282,11 @@ def markdown(result: dict, command: str) -> str:
              f"{result['dialogues']} dialogues, training {_settings(result['train_settings'])}. "
              f"Mean ± standard deviation over seeds; recognition and facts on held-out photos.", "",
              "| method | recognition | positives | name recall | facts | Biscuit recognition | retention | "
-             "KL/token | bleed yes | gate passed |",
+             "KL/token | bleed yes | gate pass / warn / fail |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for method, s in result["summary"].items():
         cells = [_cell(s[m]) for m in METRICS]
-        lines.append(f"| {method} | {' | '.join(cells)} | {s['passed']}/{s['runs']} |")
+        lines.append(f"| {method} | {' | '.join(cells)} | {_verdicts(s)} |")
     lines += ["", "Facts in open answers (the check's judge on greedy answers to each fact, asked by name and "
               "about a held-out photo): the base model, the LoRA alone, the facts card alone (the base model "
               "with the facts as its system message) and both.", "",
@@ -316,11 +316,17 @@ def markdown(result: dict, command: str) -> str:
 
 
 def _table(title: str, header: tuple[str, ...], summary: dict, metrics) -> list[str]:
-    """A markdown table of `summary` (mean ± sd per metric), one row per group, with gate passes."""
-    lines = ["", title, "", "| " + " | ".join(header) + " | gate passed |", "|---" * (len(header) + 1) + "|"]
+    """A markdown table of `summary` (mean ± sd per metric), one row per group, with the verdicts."""
+    lines = ["", title, "", "| " + " | ".join(header) + " | gate pass / warn / fail |",
+             "|---" * (len(header) + 1) + "|"]
     for group, s in summary.items():
-        lines.append(f"| {group} | {' | '.join(_cell(s[m]) for m in metrics)} | {s['passed']}/{s['runs']} |")
+        lines.append(f"| {group} | {' | '.join(_cell(s[m]) for m in metrics)} | {_verdicts(s)} |")
     return lines
+
+
+def _verdicts(stat: dict) -> str:
+    """How many runs the gate passed, warned about and failed, e.g. "0 / 2 / 1"."""
+    return " / ".join(str(stat["verdicts"][v]) for v in VERDICTS)
 
 
 def _cell(stat: dict | None) -> str:

@@ -1,6 +1,6 @@
 """`sdft demo` on the shipped demo model, end to end through the CLI: it must really teach the pets
 (held-out recognition, name recall and facts rise above the base model's), and the export must
-follow the gate. About three minutes on two cores."""
+follow the gate. About four minutes on two cores."""
 
 import json
 
