@@ -234,6 +234,8 @@ def scores(report) -> dict:
         "retention": retention.ratio, "kl_per_token": retention.kl_per_token,
         "bleed_yes_rate": retention.bleed.yes_rate_tuned if retention.bleed else None,
         "verdict": report.verdict,
+        # what the gate objected to, so a warning or a failure can be told apart in the JSON
+        "gate_reasons": [f"{r.level} {r.metric} {r.value:.3g} (limit {r.threshold:.3g})" for r in report.gate.reasons],
     }
     for entity in knowledge.entities:
         out[f"{entity.name}_recognition"] = _weighted(entity.recognition)
