@@ -45,6 +45,8 @@ RECOGNITION_FORMS: tuple[str, ...] = tuple(dict.fromkeys(OWN_FORMS + TURN_TWO_FO
 # Spelled as the base model spells its yes/no (training's `recognition_answers`): a new spelling
 # moves every yes/no answer the model gives, which the check counts as forgetting.
 YES_NO: tuple[str, str] = ("Yes.", "No.")
+# Wordings per image and name: each is asked about every name, so more wordings mean more dialogues.
+FORMS_PER_IMAGE = 2
 WHO_FORMS: tuple[str, ...] = (
     "Do you know who this is?",
     "Who is pictured here?",
@@ -68,7 +70,8 @@ class LabeledImage:
 
 
 def recognition_dialogues(images: Sequence[LabeledImage], names: Iterable[str], *, weight: float,
-                          seed: int = 0, answers: tuple[str, str] = YES_NO, forms: int = 2) -> list[Dialogue]:
+                          seed: int = 0, answers: tuple[str, str] = YES_NO,
+                          forms: int = FORMS_PER_IMAGE) -> list[Dialogue]:
     """For every image, "is this <name>?" about every name in the same `forms` wordings, answered
     from whose image it is, and "who is this?" in `forms` wordings, answered with the name on an
     entity's own images and with nobody on scenes. An entity has far fewer images than there are

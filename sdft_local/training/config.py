@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 
 from sdft_kernels import IMPLS as KERNEL_IMPLS
 
+from ..dialogue.recognition import FORMS_PER_IMAGE, YES_NO
 from ..dialogue.types import TURN_KINDS, weight_problem
 from ..errors import ConfigError
 from ..settings import Settings, option
@@ -59,10 +60,10 @@ class TrainConfig(Settings):
                                    "is this?' on the entity's photos, so that only the image "
                                    "answers (0: none, the dialogues alone)")
     scenes: int = option(48, "unrelated scenes drawn for the recognition dialogues' negatives")
-    recognition_forms: int = option(2, "wordings in which each image is asked about each name "
-                                    "('is this <name>?') and who it shows; an entity's yes "
-                                    "answers weigh more, so that they count as much as its no")
-    recognition_answers: tuple[str, str] = option(("Yes.", "No."), "the recognition dialogues' yes and "
+    recognition_forms: int = option(FORMS_PER_IMAGE, "wordings in which each image is asked about "
+                                    "each name ('is this <name>?') and who it shows; an entity's "
+                                    "yes answers weigh more, so that they count as much as its no")
+    recognition_answers: tuple[str, str] = option(YES_NO, "the recognition dialogues' yes and "
                                                   "no, spelled as the base model answers yes/no "
                                                   "questions (the demo model: yes, no)")
     anchors: int = option(0, "general questions (colour, count, presence, ...) asked after the "

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .. import atomic
-from ..dialogue.recognition import YES_NO, LabeledImage, recognition_dialogues
+from ..dialogue.recognition import FORMS_PER_IMAGE, YES_NO, LabeledImage, recognition_dialogues
 from ..dialogue.types import Dialogue, Turn
 
 RECOGNITION_DIR = "recognition"
@@ -104,7 +104,7 @@ def _edge(img) -> tuple[int, int, int]:
 
 def recognition_set(store, *, weight: float, scenes: int, views: int = 0, seed: int = 0,
                     entities: tuple[str, ...] = (), answers: tuple[str, str] = YES_NO,
-                    anchors: int = 0, forms: int = 2) -> list[Dialogue]:
+                    anchors: int = 0, forms: int = FORMS_PER_IMAGE) -> list[Dialogue]:
     """Recognition dialogues over the training photos (and `views` augmented views of each) of
     every entity and `scenes` drawn scenes; the names of `entities` (default all) are asked about
     on every image in `forms` wordings, answered with `answers` (yes, no). Each dialogue on a
